@@ -7,8 +7,9 @@ mixture centres), which is what makes the problem in-context.
 Shapes (row convention, tokens are rows): context ``X`` is (B, L, n), ``x_query`` and
 ``x_target`` are (B, n). The paper writes X as the n x L matrix of columns; ``X_T`` holds that
 (B, n, L) layout too, because the softmax kernels read each layout in its fastest direction.
-Sampling runs on the CPU in float64 from a ``torch.Generator`` (bit-reproducible from a seed) and
-the prompts are returned in float32.
+Sampling is numpy (no torch import: a sampling job starts in a fraction of a second), in float64
+from a ``numpy.random.Generator`` (PCG64, bit-reproducible from a seed); the prompts are returned
+as float32 arrays and the oracle task information as float64 arrays.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-import torch
+import numpy as np
 
 CASES = ("subspace", "sphere", "gmm")
 
@@ -40,13 +41,13 @@ class PromptBatch:
 
     ``task`` holds: subspace -> ``basis`` (B, n, d) orthonormal; sphere -> ``basis`` (B, n, d+1)
     orthonormal (the sphere of radius R lives in its span); gmm -> ``centres`` (B, p, n) and
-    ``weights`` (B, p). Task tensors are float64.
+    ``weights`` (B, p). Task arrays are float64.
     """
 
-    X: torch.Tensor
-    x_query: torch.Tensor
-    x_target: torch.Tensor
-    task: dict[str, torch.Tensor]
+    X: np.ndarray
+    x_query: np.ndarray
+    x_target: np.ndarray
+    task: dict[str, np.ndarray]
     params: dict = field(default_factory=dict)
 
     @property
@@ -54,11 +55,11 @@ class PromptBatch:
         return self.X.shape[0]
 
     @property
-    def X_T(self) -> torch.Tensor:
+    def X_T(self) -> np.ndarray:
         """Context in the paper's (B, n, L) layout (a contiguous copy)."""
-        return self.X.transpose(1, 2).contiguous()
+        return np.ascontiguousarray(self.X.transpose(0, 2, 1))
 
-    def subset(self, index: slice | torch.Tensor) -> "PromptBatch":
+    def subset(self, index) -> "PromptBatch":
         """The prompts ``index`` of this batch (e.g. the train or test split)."""
         return PromptBatch(
             X=self.X[index],
@@ -69,21 +70,21 @@ class PromptBatch:
         )
 
 
-def haar_basis(num: int, n: int, k: int, generator: torch.Generator) -> torch.Tensor:
+def haar_basis(num: int, n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     """``num`` Haar-random orthonormal n x k frames: QR of a Gaussian matrix with sign(diag R) fix."""
     if not 1 <= k <= n:
         raise ValueError(f"subspace dimension k={k} must satisfy 1 <= k <= n={n}")
-    G = torch.randn(num, n, k, generator=generator, dtype=torch.float64)
-    Q, Rm = torch.linalg.qr(G)
-    signs = torch.where(torch.diagonal(Rm, dim1=-2, dim2=-1) >= 0, 1.0, -1.0)
-    return Q * signs.unsqueeze(-2)
+    G = rng.standard_normal((num, n, k))
+    Q, Rm = np.linalg.qr(G)
+    signs = np.where(np.diagonal(Rm, axis1=-2, axis2=-1) >= 0, 1.0, -1.0)
+    return Q * signs[:, None, :]
 
 
-def _add_query_noise(tokens: torch.Tensor, sigma_z2: float, generator: torch.Generator):
+def _add_query_noise(tokens: np.ndarray, sigma_z2: float, rng: np.random.Generator):
     """Split (B, L+1, n) tokens into context, noisy query and clean target."""
     X = tokens[:, :-1, :]
     x_target = tokens[:, -1, :]
-    Z = torch.randn(x_target.shape, generator=generator, dtype=torch.float64)
+    Z = rng.standard_normal(x_target.shape)
     x_query = x_target + sigma_z2**0.5 * Z
     return X, x_query, x_target
 
@@ -103,66 +104,66 @@ def _check_ints(n: int, L: int, num_prompts: int) -> None:
         raise ValueError(f"num_prompts must be >= 1, got {num_prompts}")
 
 
-def sample_subspace(num_prompts, n, L, d, sigma0_2, sigma_z2, generator) -> PromptBatch:
+def sample_subspace(num_prompts, n, L, d, sigma0_2, sigma_z2, rng) -> PromptBatch:
     """Case 1: X = P Y, Y ~ N(0, σ0² I_n), P the projector on a Haar-random d-dim subspace."""
     _check_ints(n, L, num_prompts)
     if not 1 <= d < n:
         raise ValueError(f"d must satisfy 1 <= d < n={n} for the subspace case, got d={d}")
     _check_positive(sigma0_2=sigma0_2, sigma_z2=sigma_z2)
-    U = haar_basis(num_prompts, n, d, generator)
+    U = haar_basis(num_prompts, n, d, rng)
     # P Y with Y isotropic equals U c with c ~ N(0, σ0² I_d): same law, d/n of the work.
-    c = sigma0_2**0.5 * torch.randn(num_prompts, L + 1, d, generator=generator, dtype=torch.float64)
-    tokens = c @ U.transpose(1, 2)
-    X, xq, xt = _add_query_noise(tokens, sigma_z2, generator)
+    c = sigma0_2**0.5 * rng.standard_normal((num_prompts, L + 1, d))
+    tokens = c @ U.transpose(0, 2, 1)
+    X, xq, xt = _add_query_noise(tokens, sigma_z2, rng)
     params = dict(case="subspace", n=n, L=L, d=d, sigma0_2=sigma0_2, sigma_z2=sigma_z2)
     return _batch(X, xq, xt, {"basis": U}, params)
 
 
-def sample_sphere(num_prompts, n, L, d, R, sigma_z2, generator) -> PromptBatch:
+def sample_sphere(num_prompts, n, L, d, R, sigma_z2, rng) -> PromptBatch:
     """Case 2: tokens uniform on the radius-R sphere S^d inside a Haar-random (d+1)-dim subspace."""
     _check_ints(n, L, num_prompts)
     if not 1 <= d < n:
         raise ValueError(f"d must satisfy 1 <= d < n={n} for the sphere case (S^d spans d+1 dims), got d={d}")
     _check_positive(R=R, sigma_z2=sigma_z2)
-    V = haar_basis(num_prompts, n, d + 1, generator)
-    u = torch.randn(num_prompts, L + 1, d + 1, generator=generator, dtype=torch.float64)
-    u = R * u / u.norm(dim=-1, keepdim=True)
-    tokens = u @ V.transpose(1, 2)
-    X, xq, xt = _add_query_noise(tokens, sigma_z2, generator)
+    V = haar_basis(num_prompts, n, d + 1, rng)
+    u = rng.standard_normal((num_prompts, L + 1, d + 1))
+    u = R * u / np.linalg.norm(u, axis=-1, keepdims=True)
+    tokens = u @ V.transpose(0, 2, 1)
+    X, xq, xt = _add_query_noise(tokens, sigma_z2, rng)
     params = dict(case="sphere", n=n, L=L, d=d, R=R, sigma_z2=sigma_z2)
     return _batch(X, xq, xt, {"basis": V}, params)
 
 
-def sample_gmm(num_prompts, n, L, p, R, sigma0_2, sigma_z2, generator, weights=None) -> PromptBatch:
+def sample_gmm(num_prompts, n, L, p, R, sigma0_2, sigma_z2, rng, weights=None) -> PromptBatch:
     """Case 3: p centres uniform on the radius-R sphere in R^n, weights w_a, component variance σ0²."""
     _check_ints(n, L, num_prompts)
     if p < 1:
         raise ValueError(f"p (number of mixture centres) must be >= 1, got {p}")
     _check_positive(R=R, sigma0_2=sigma0_2, sigma_z2=sigma_z2)
     if weights is None:
-        w = torch.full((p,), 1.0 / p, dtype=torch.float64)
+        w = np.full(p, 1.0 / p)
     else:
-        w = torch.as_tensor(weights, dtype=torch.float64)
+        w = np.asarray(weights, dtype=np.float64)
         if w.shape != (p,) or (w < 0).any() or abs(float(w.sum()) - 1.0) > 1e-9:
             raise ValueError(f"weights must be {p} non-negative numbers summing to 1, got {weights!r}")
-    mu = torch.randn(num_prompts, p, n, generator=generator, dtype=torch.float64)
-    mu = R * mu / mu.norm(dim=-1, keepdim=True)
-    labels = torch.multinomial(w.expand(num_prompts, p), L + 1, replacement=True, generator=generator)
-    centres = torch.gather(mu, 1, labels.unsqueeze(-1).expand(-1, -1, n))
-    noise = torch.randn(num_prompts, L + 1, n, generator=generator, dtype=torch.float64)
+    mu = rng.standard_normal((num_prompts, p, n))
+    mu = R * mu / np.linalg.norm(mu, axis=-1, keepdims=True)
+    labels = rng.choice(p, size=(num_prompts, L + 1), p=w)
+    centres = np.take_along_axis(mu, labels[..., None], axis=1)
+    noise = rng.standard_normal((num_prompts, L + 1, n))
     tokens = centres + sigma0_2**0.5 * noise
-    X, xq, xt = _add_query_noise(tokens, sigma_z2, generator)
+    X, xq, xt = _add_query_noise(tokens, sigma_z2, rng)
     params = dict(case="gmm", n=n, L=L, p=p, R=R, sigma0_2=sigma0_2, sigma_z2=sigma_z2)
-    task = {"centres": mu, "weights": w.expand(num_prompts, p).clone()}
+    task = {"centres": mu, "weights": np.broadcast_to(w, (num_prompts, p)).copy()}
     return _batch(X, xq, xt, task, params)
 
 
 def _batch(X, x_query, x_target, task, params) -> PromptBatch:
-    f32 = torch.float32
+    f32 = np.float32
     return PromptBatch(
-        X=X.to(f32).contiguous(),
-        x_query=x_query.to(f32).contiguous(),
-        x_target=x_target.to(f32).contiguous(),
+        X=np.ascontiguousarray(X, dtype=f32),
+        x_query=np.ascontiguousarray(x_query, dtype=f32),
+        x_target=np.ascontiguousarray(x_target, dtype=f32),
         task=task,
         params=params,
     )
@@ -172,7 +173,7 @@ _SAMPLERS = {"subspace": sample_subspace, "sphere": sample_sphere, "gmm": sample
 
 
 def sample_prompts(case: str, num_prompts: int, seed: int, n: int, L: int, **case_params) -> PromptBatch:
-    """Sample ``num_prompts`` prompts of ``case`` reproducibly from ``seed`` (CPU, float64 draws)."""
+    """Sample ``num_prompts`` prompts of ``case`` reproducibly from ``seed`` (PCG64, float64 draws)."""
     if case not in _SAMPLERS:
         raise ValueError(f"unknown case {case!r}; allowed: {', '.join(CASES)}")
     needed = CASE_PARAMS[case]
@@ -182,5 +183,5 @@ def sample_prompts(case: str, num_prompts: int, seed: int, n: int, L: int, **cas
     extra = sorted(set(case_params) - set(needed) - {"weights"})
     if extra:
         raise ValueError(f"case {case!r} does not take parameters {extra}; allowed: {list(needed)}")
-    generator = torch.Generator(device="cpu").manual_seed(int(seed))
-    return _SAMPLERS[case](num_prompts=num_prompts, n=n, L=L, generator=generator, **case_params)
+    rng = np.random.default_rng(int(seed))
+    return _SAMPLERS[case](num_prompts=num_prompts, n=n, L=L, rng=rng, **case_params)

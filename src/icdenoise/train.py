@@ -102,12 +102,13 @@ class _Data:
     """
 
     def __init__(self, batch: PromptBatch, model: str, device: torch.device, batch_size: int = 0):
-        self.q = batch.x_query.to(device)
-        self.t = batch.x_target.to(device)
+        self.q = torch.as_tensor(batch.x_query).to(device)
+        self.t = torch.as_tensor(batch.x_target).to(device)
+        X = torch.as_tensor(batch.X).to(device)
         if model == "linear":
-            self.S = context_moment(batch.X.to(device))
+            self.S = context_moment(X)
         else:
-            self.X_T = batch.X.to(device).transpose(1, 2).contiguous()
+            self.X_T = X.transpose(1, 2).contiguous()
             n, L = self.X_T.shape[1:]
             self._buf = torch.empty(batch_size, n, L, device=device, dtype=self.X_T.dtype)
 
