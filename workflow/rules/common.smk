@@ -1,0 +1,98 @@
+# Helpers shared by the rule files: config validation, wildcard constraints, seeds, targets.
+# No rules here.
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+# The science lives in src/icdenoise; make the checkout's copy importable for the planning step.
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from icdenoise.config import ConfigError, check_config  # noqa: E402
+from icdenoise.tasks import derive_seed  # noqa: E402
+
+SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+
+# Fail before any job runs: every problem named by its key (types, ranges, relations).
+try:
+    check_config(config, SCHEMA)
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+validate(config, "../schemas/config.schema.yaml")  # also fills in the schema's defaults
+
+CASES = list(config["cases"])
+MODELS = list(config["models"])
+SEEDS = list(config["seeds"])
+RESULTS = "results"
+
+
+wildcard_constraints:
+    case="|".join(CASES),
+    model="|".join(MODELS),
+    seed=r"\d+",
+
+
+def data_seed(seed):
+    """The dataset a training seed uses: its own (per_seed) or the shared one."""
+    if config["dataset"] == "shared":
+        return int(config["shared_data_seed"])
+    return int(seed)
+
+
+def data_seeds():
+    return sorted({data_seed(s) for s in SEEDS})
+
+
+def data_file(wildcards):
+    return f"{RESULTS}/data/{wildcards.case}/seed{data_seed(wildcards.seed)}.npz"
+
+
+def seed_for(*parts):
+    """A job's random seed, derived from base_seed and the job's identity (never from the clock)."""
+    return derive_seed(config["base_seed"], *parts)
+
+
+def gpu_visible():
+    """Whether the planning machine shows an NVIDIA GPU (without importing torch)."""
+    cvd = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if cvd is not None and cvd.strip() in ("", "-1"):
+        return False
+    return shutil.which("nvidia-smi") is not None or Path("/dev/nvidia0").exists()
+
+
+def gpu_tokens():
+    """Training jobs hold the `gpu` resource only where they will use a GPU.
+
+    On a CPU-only machine `--resources gpu=1` would otherwise run the training jobs one at a
+    time and leave the other cores idle. A cluster profile sets gpu=1 explicitly.
+    """
+    dev = config["device"]
+    return 1 if dev == "cuda" or (dev == "auto" and gpu_visible()) else 0
+
+
+def fig3_runs():
+    return expand(
+        f"{RESULTS}/runs/fig3/{{case}}/{{model}}/seed{{seed}}.npz",
+        case=CASES,
+        model=MODELS,
+        seed=SEEDS,
+    )
+
+
+def fig3_baselines():
+    return expand(
+        f"{RESULTS}/evaluations/baselines/{{case}}/seed{{seed}}.parquet",
+        case=CASES,
+        seed=data_seeds(),
+    )
+
+
+def final_targets():
+    return [
+        f"{RESULTS}/figures/fig3.pdf",
+        f"{RESULTS}/figures/fig3.png",
+    ]
