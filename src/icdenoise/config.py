@@ -77,3 +77,14 @@ def check_config(config: dict, schema_path: str | Path) -> None:
         problems = relation_errors(config)
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+def gpu_visible() -> bool:
+    """Whether this machine shows an NVIDIA GPU, decided without importing torch (for job planning)."""
+    import os
+    import shutil
+
+    cvd = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if cvd is not None and cvd.strip() in ("", "-1"):
+        return False
+    return shutil.which("nvidia-smi") is not None or Path("/dev/nvidia0").exists()

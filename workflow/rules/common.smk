@@ -1,8 +1,5 @@
-# Helpers shared by the rule files: config validation, wildcard constraints, seeds, targets.
-# No rules here.
+# Shared helpers: config validation, seeds, targets (no rules in this file).
 
-import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -12,7 +9,7 @@ from snakemake.utils import validate
 # The science lives in src/icdenoise; make the checkout's copy importable for the planning step.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from icdenoise.config import ConfigError, check_config  # noqa: E402
+from icdenoise.config import ConfigError, check_config, gpu_visible  # noqa: E402
 from icdenoise.tasks import derive_seed  # noqa: E402
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
@@ -28,12 +25,6 @@ CASES = list(config["cases"])
 MODELS = list(config["models"])
 SEEDS = list(config["seeds"])
 RESULTS = "results"
-
-
-wildcard_constraints:
-    case="|".join(CASES),
-    model="|".join(MODELS),
-    seed=r"\d+",
 
 
 def data_seed(seed):
@@ -54,14 +45,6 @@ def data_file(wildcards):
 def seed_for(*parts):
     """A job's random seed, derived from base_seed and the job's identity (never from the clock)."""
     return derive_seed(config["base_seed"], *parts)
-
-
-def gpu_visible():
-    """Whether the planning machine shows an NVIDIA GPU (without importing torch)."""
-    cvd = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if cvd is not None and cvd.strip() in ("", "-1"):
-        return False
-    return shutil.which("nvidia-smi") is not None or Path("/dev/nvidia0").exists()
 
 
 def gpu_tokens():

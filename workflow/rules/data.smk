@@ -4,6 +4,8 @@ rule sample_prompts:
         f"{RESULTS}/data/{{case}}/seed{{seed}}.npz",
     log:
         f"{RESULTS}/logs/sample_prompts/{{case}}_seed{{seed}}.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         case_params=lambda w: {
             k: v for k, v in config["cases"][w.case].items() if k != "epochs"
@@ -12,7 +14,5 @@ rule sample_prompts:
         L=config["L"],
         num_prompts=config["n_train"] + config["n_test"],
         rng_seed=lambda w: seed_for("data", w.case, w.seed),
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/sample_prompts.py"

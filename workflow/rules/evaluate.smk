@@ -6,12 +6,12 @@ rule evaluate_baselines:
         f"{RESULTS}/evaluations/baselines/{{case}}/seed{{seed}}.parquet",
     log:
         f"{RESULTS}/logs/evaluate_baselines/{{case}}_seed{{seed}}.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         n_train=config["n_train"],
         fresh_prompts=config["baselines"]["fresh_prompts"],
         fresh_seed=lambda w: seed_for("baselines_fresh", w.case, w.seed),
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/evaluate_baselines.py"
 

@@ -14,9 +14,9 @@ rule plot_fig3:
         png=f"{RESULTS}/figures/fig3.png",
     log:
         f"{RESULTS}/logs/plot_fig3.log",
-    params:
-        heatmap_seed=config["figures"]["heatmap_seed"],
     conda:
         "../../envs/plot.yaml"
+    params:
+        heatmap_seed=config["figures"]["heatmap_seed"],
     script:
         "../scripts/plot_fig3.py"

@@ -8,16 +8,16 @@ rule train:
         f"{RESULTS}/logs/train/{{case}}_{{model}}_seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/train/{{case}}_{{model}}_seed{{seed}}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        gpu=gpu_tokens(),
     params:
         epochs=lambda w: config["cases"][w.case]["epochs"],
         n_train=config["n_train"],
         train_settings=config["train"],
         device=config["device"],
         train_seed=lambda w: seed_for("train", w.case, w.model, w.seed),
-    threads: config["train"]["threads"]
-    resources:
-        gpu=gpu_tokens(),
-    conda:
-        "../../envs/train.yaml"
     script:
         "../scripts/train.py"
