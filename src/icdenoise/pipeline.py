@@ -22,9 +22,35 @@ from .tasks import CASE_PARAMS, sample_prompts
 log = logging.getLogger("icdenoise")
 
 
+#: Third-party packages whose import by a job the env check (tests/test_envs.py) verifies.
+TRACKED_PACKAGES = ("numpy", "scipy", "torch", "pandas", "pyarrow", "matplotlib", "tqdm", "yaml", "jsonschema")
+
+
+def _record_imports(rule: str) -> None:
+    """With ICDENOISE_RECORD_IMPORTS=dir, note which tracked packages this job imported (dir/rule.txt)."""
+    import os
+
+    where = os.environ.get("ICDENOISE_RECORD_IMPORTS")
+    if not where or not rule:
+        return
+    used = sorted({m.split(".")[0] for m in sys.modules} & set(TRACKED_PACKAGES))
+    Path(where).mkdir(parents=True, exist_ok=True)
+    with open(Path(where) / f"{rule}.txt", "a") as fh:
+        fh.write(" ".join(used) + "\n")
+
+
 @contextlib.contextmanager
-def job_logging(log_path: str | None):
+def job_logging(log_path: str | None, rule: str = ""):
     """Send this job's stdout, stderr and logging to ``log_path``; a failure's traceback lands there too."""
+    try:
+        with _job_logging(log_path):
+            yield
+    finally:
+        _record_imports(rule)
+
+
+@contextlib.contextmanager
+def _job_logging(log_path: str | None):
     if not log_path:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
         yield

@@ -7,7 +7,7 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821  (the check
 from icdenoise.pipeline import job_logging  # noqa: E402
 
 sm = snakemake  # noqa: F821
-with job_logging(sm.log[0]):
+with job_logging(sm.log[0], sm.rule):
     from icdenoise.plotting.fig3 import plot_fig3
 
     plot_fig3(

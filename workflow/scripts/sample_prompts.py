@@ -6,7 +6,7 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821  (the check
 
 from icdenoise.pipeline import job_logging, sample_dataset  # noqa: E402
 
-with job_logging(snakemake.log[0]):  # noqa: F821
+with job_logging(snakemake.log[0], snakemake.rule):  # noqa: F821
     sample_dataset(
         snakemake.output[0],  # noqa: F821
         case=snakemake.wildcards.case,  # noqa: F821

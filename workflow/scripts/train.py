@@ -7,7 +7,7 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821  (the check
 from icdenoise.pipeline import job_logging, train_run  # noqa: E402
 
 sm = snakemake  # noqa: F821
-with job_logging(sm.log[0]):
+with job_logging(sm.log[0], sm.rule):
     train_run(
         sm.input.data,
         sm.output.run,
