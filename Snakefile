@@ -32,4 +32,4 @@ include: "workflow/rules/figures.smk"
 rule all:
     default_target: True
     input:
-        final_targets(),
+        FINAL_TARGETS,
