@@ -143,20 +143,6 @@ def test_scaled_identity_models():
         assert torch.allclose(softmax_attention(X, xq, Wk, Wp), a * torch.einsum("bl,bln->bn", p, X), rtol=1e-12)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="BUG (doc/behaviour): models.py's docstring says the functions 'broadcast over a leading batch of "
-    "weights' (α-β grids), but a (G, n, n) weight stack fails in torch.bmm ('batch2 must be a 3D tensor')",
-)
-def test_weights_broadcast_over_a_leading_grid_axis():
-    X, xq = _tiny("sphere", num=3)
-    n = X.shape[-1]
-    W = torch.stack([b * torch.eye(n, dtype=torch.float64) for b in (1.0, 2.0)])  # (G=2, n, n)
-    out = softmax_attention(X, xq, W, W)
-    assert out.shape[0] == 2 and out.shape[-1] == n
-
-
 def test_weight_summary_of_scaled_identities_is_exact():
     W_KQ, W_PV = scaled_identity_weights(16, alpha=1.607, beta=-0.194, dtype=torch.float64)
     s = weight_summary(W_KQ, W_PV)

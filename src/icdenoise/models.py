@@ -8,8 +8,8 @@ Row convention: context X is (B, L, n), query x̃ is (B, n). With the paper's co
   tokens, no 1/√n temperature, no residual term).
 
 Parameters are two n x n matrices ``W_KQ`` and ``W_PV``, initialised U[-1/√n, 1/√n].
-The functions here take the weights explicitly and broadcast over a leading batch of weights, so
-the same code evaluates a trained model, a scaled identity or a whole α-β grid.
+The functions here take the weights explicitly, so the same code evaluates a trained model or a
+scaled identity (α-β grids have their own vectorised code in ``landscape``).
 """
 
 from __future__ import annotations

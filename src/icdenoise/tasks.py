@@ -15,6 +15,7 @@ as float32 arrays and the oracle task information as float64 arrays.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,8 +31,11 @@ CASE_PARAMS = {
 
 
 def derive_seed(*parts: object) -> int:
-    """A 63-bit seed derived from (base seed, names, ...) by SHA-256; stable across processes."""
-    text = "|".join(str(p) for p in parts).encode()
+    """A 63-bit seed derived from (base seed, names, ...) by SHA-256; stable across processes.
+
+    The parts are encoded as a JSON list of strings, so ("a|b",) and ("a", "b") differ.
+    """
+    text = json.dumps([str(p) for p in parts]).encode()
     return int.from_bytes(hashlib.sha256(text).digest()[:8], "big") >> 1
 
 
@@ -180,7 +184,8 @@ def sample_prompts(case: str, num_prompts: int, seed: int, n: int, L: int, **cas
     missing = [k for k in needed if k not in case_params]
     if missing:
         raise ValueError(f"case {case!r} needs parameters {missing}")
-    extra = sorted(set(case_params) - set(needed) - {"weights"})
+    optional = {"weights"} if case == "gmm" else set()
+    extra = sorted(set(case_params) - set(needed) - optional)
     if extra:
         raise ValueError(f"case {case!r} does not take parameters {extra}; allowed: {list(needed)}")
     rng = np.random.default_rng(int(seed))

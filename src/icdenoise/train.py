@@ -45,6 +45,7 @@ class TrainConfig:
     threads: int | None = None
     progress: bool | None = None  # None: a bar only when stderr is a terminal
     eval_chunk: int = 100
+    divergence_factor: float = 1e4  # train MSE above this multiple of its initial value counts as diverged
     label: str = ""  # names the run (case, model, seed, ...) in errors and the progress bar
 
     def __post_init__(self):
@@ -60,8 +61,8 @@ class TrainConfig:
             raise ValueError(f"lr_milestones are fractions of the epochs in (0, 1], got {self.lr_milestones}")
 
     def milestone_epochs(self) -> list[int]:
-        """Epochs after which the lr is multiplied by lr_gamma (MultiStepLR milestones)."""
-        return sorted({int(round(f * self.epochs)) for f in self.lr_milestones})
+        """Epochs after which the lr is multiplied by lr_gamma (MultiStepLR milestones; repeats decay twice)."""
+        return sorted(int(f * self.epochs) for f in self.lr_milestones)
 
 
 @dataclass
@@ -243,7 +244,8 @@ def train(train_set: PromptBatch, test_set: PromptBatch, cfg: TrainConfig) -> Tr
         te_mse = per_prompt_mse(cfg.model, te, W[0], W[1], cfg.eval_chunk).double().mean()
         diag = torch.diagonal(W, dim1=-2, dim2=-1).double().mean(-1)  # (beta, alpha)
         curves[epoch] = torch.stack([tr_mse, te_mse, diag[1], diag[0]]).cpu()
-        if not torch.isfinite(curves[epoch]).all():
+        exploded = epoch > 0 and curves[epoch, 0] > cfg.divergence_factor * curves[0, 0]
+        if exploded or not torch.isfinite(curves[epoch]).all():
             raise TrainingDiverged(
                 f"training diverged (train MSE {curves[epoch, 0].item()}, test MSE {curves[epoch, 1].item()}) "
                 f"at epoch {epoch} of {cfg.label or cfg.model}: model={cfg.model} lr={cfg.lr} "
@@ -259,8 +261,7 @@ def train(train_set: PromptBatch, test_set: PromptBatch, cfg: TrainConfig) -> Tr
             batch_grads(cfg.model, tr, perm[start : start + cfg.batch_size], W, G)
             opt.step(G)
         lrs[epoch] = opt.lr  # the lr used during this epoch
-        if epoch in milestones:  # MultiStepLR: decay after the milestone epoch
-            opt.lr *= cfg.lr_gamma
+        opt.lr *= cfg.lr_gamma ** milestones.count(epoch)  # MultiStepLR: decay after each milestone epoch
         record(epoch)
         if bar is not None:
             bar.update(1)
