@@ -23,12 +23,13 @@ def _curves_panel(ax, curves, baselines, case):
         level = baseline_level(baselines, case, est)
         if level is not None:
             st = ESTIMATOR_STYLE[est]
-            ax.axhline(level, color=st["color"], ls=st["ls"], lw=1.1, label=f"{st['label']} ({level:.4f})")
+            ax.axhline(level, color=st["color"], ls=st["ls"], lw=1.1, label=st["label"])
+            ax.annotate(f"{level:.4f}", xy=(1.0, level), xycoords=("axes fraction", "data"), xytext=(2, 0),
+                        textcoords="offset points", va="center", ha="left", fontsize=7, color=st["color"])
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel(r"MSE per component $\|\hat x - x\|^2/n$")
-    ax.set_title(CASE_TITLES.get(case, case))
-    ax.legend(loc="upper right", frameon=False, ncol=1)
+    ax.set_title(CASE_TITLES.get(case, case), loc="left", fontweight="bold")
 
 
 def _heatmap(ax, fig, matrices, case, model, seed, name):
@@ -44,7 +45,7 @@ def _heatmap(ax, fig, matrices, case, model, seed, name):
     im = ax.imshow(W, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
     sym = r"\beta" if name == "W_KQ" else r"\alpha"
     label = name.replace("_", "_{") + "}"
-    ax.set_title(f"{model}: ${label}$, mean diag ${sym}$ = {np.mean(np.diag(W)):.3f}")
+    ax.set_title(f"{model} attention\n${label}$, mean diag ${sym}$ = {np.mean(np.diag(W)):.3f}")
     ax.set_xticks([])
     ax.set_yticks([])
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
@@ -66,8 +67,14 @@ def plot_fig3(curves, matrices, weights, baselines, out_pdf, out_png, heatmap_se
         for j, model in enumerate(models):
             for k, name in enumerate(("W_KQ", "W_PV")):
                 _heatmap(axes[i, 1 + 2 * j + k], fig, matrices, case, model, heatmap_seed, name)
+    handles = {}
+    for ax in axes[:, 0]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=min(len(handles), 7), frameon=False,
+               bbox_to_anchor=(0.5, -0.035))
     seeds = sorted(set(curves["seed"]))
-    fig.suptitle(f"Figure 3: training one-layer attention to denoise in context ({len(seeds)} seeds: mean, "
-                 f"min-max band; weights of seed {heatmap_seed})", y=1.0)
+    fig.suptitle(f"Figure 3: one-layer attention trained to denoise in context ({len(seeds)} seeds: mean and "
+                 f"min-max band of the exact per-epoch MSE; weights of seed {heatmap_seed})", y=1.0)
     fig.tight_layout()
     save_figure(fig, out_pdf, out_png)
