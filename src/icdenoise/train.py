@@ -116,6 +116,11 @@ class _Data:
     def __len__(self):
         return self.q.shape[0]
 
+    def rows(self, name: str, idx) -> torch.Tensor:
+        """Rows ``idx`` of one of the split's tensors (index_select: no slow advanced indexing)."""
+        t = getattr(self, name)
+        return t[idx] if isinstance(idx, slice) else torch.index_select(t, 0, idx)
+
     def context_T(self, idx) -> torch.Tensor:
         """X_T of the prompts ``idx`` (a slice: a view; an index tensor: gathered into the buffer)."""
         if isinstance(idx, slice):
@@ -124,7 +129,7 @@ class _Data:
 
 
 def _linear_forward(d: _Data, idx, W_KQ, W_PV):
-    S, q = d.S[idx], d.q[idx]
+    S, q = d.rows("S", idx), d.rows("q", idx)
     k = q @ W_KQ.T
     h = torch.bmm(S, k.unsqueeze(-1)).squeeze(-1)
     return h @ W_PV.T, (S, q, h)
@@ -139,7 +144,7 @@ def _linear_backward(cache, g_out, W_PV, G):
 
 
 def _softmax_forward(d: _Data, idx, W_KQ, W_PV):
-    X_T, q = d.context_T(idx), d.q[idx]
+    X_T, q = d.context_T(idx), d.rows("q", idx)
     k = q @ W_KQ.T
     p = torch.softmax(torch.bmm(k.unsqueeze(1), X_T), dim=-1)  # (B, 1, L)
     v = torch.bmm(X_T, p.transpose(1, 2)).squeeze(-1)  # (B, n)
@@ -163,7 +168,7 @@ def batch_grads(model: str, d: _Data, idx, W: torch.Tensor, G: torch.Tensor) -> 
     """Gradient of the batch's mean per-component MSE w.r.t. W = (W_KQ, W_PV), written into G."""
     forward, backward = _KERNELS[model]
     out, cache = forward(d, idx, W[0], W[1])
-    err = out - d.t[idx]
+    err = out - d.rows("t", idx)
     B, n = err.shape
     backward(cache, err.mul_(2.0 / (B * n)), W[1], G)
 
