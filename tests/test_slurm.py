@@ -243,16 +243,15 @@ def slurm_cluster(tmp_path_factory):
         assert down.returncode == 0, f"cluster teardown failed:\n{down.stdout}\n{down.stderr}"
 
 
+# The cluster run builds Figure 3 (27 jobs at smoke scale): enough to prove sbatch submission, GPU
+# requests and identical results, at a cost CI can afford.
+FIG3_TARGETS = ["results/figures/fig3.pdf", "results/figures/fig3.png"]
+
+
 @pytest.fixture(scope="module")
-def local_reference(tmp_path_factory):
-    """The same smoke workflow, run locally: the reference for the tables of the cluster run."""
-    work = tmp_path_factory.mktemp("local-run")
-    run = _snakemake(
-        ["-s", SNAKEFILE, "--directory", work, "--configfile", SMOKE_CONFIG, "--cores", "2"],
-        log=work.parent / f"{work.name}.snakemake.log",
-    )
-    assert run.returncode == 0, f"local reference run failed (rc={run.returncode}):\n{_tail(run.output)}"
-    return work
+def local_reference(smoke_run):
+    """The same smoke workflow run locally (the session's smoke run): the reference tables."""
+    return smoke_run
 
 
 @pytest.mark.slurm
@@ -262,7 +261,7 @@ def test_workflow_runs_through_slurm(slurm_cluster, local_reference, tmp_path):
     work = tmp_path / "cluster-run"
     run = _snakemake(
         ["-s", SNAKEFILE, "--directory", work, "--configfile", SMOKE_CONFIG, "--profile", PROFILE,
-         "--slurm-init-seconds-before-status-checks", "2", "--verbose"],
+         "--slurm-init-seconds-before-status-checks", "2", "--verbose", *FIG3_TARGETS],
         log=tmp_path / "snakemake.log",
     )
     out = run.output
@@ -328,10 +327,10 @@ def test_workflow_runs_through_slurm(slurm_cluster, local_reference, tmp_path):
     # ---- same tables as the local run: byte for byte, except for wall-clock columns
     local_tables, cluster_tables = _tables(local_reference), _tables(work)
     assert local_tables, f"the local run wrote no parquet table under {local_reference}/results/tables"
-    assert sorted(cluster_tables) == sorted(local_tables)
-    identical = [name for name in local_tables if cluster_tables[name] == local_tables[name]]
+    assert cluster_tables and set(cluster_tables) <= set(local_tables), (sorted(cluster_tables), sorted(local_tables))
+    identical = [name for name in cluster_tables if cluster_tables[name] == local_tables[name]]
     print("byte-identical tables:", identical)
-    for name in sorted(set(local_tables) - set(identical)):
+    for name in sorted(set(cluster_tables) - set(identical)):
         import pandas as pd
 
         local_df = pd.read_parquet(local_reference / "results" / "tables" / name)
@@ -351,7 +350,8 @@ def test_failing_job_fails_the_workflow_and_shows_its_log(slurm_cluster, tmp_pat
     diverge.write_text("train:\n  lr: 1.0e+12\n")
     run = _snakemake(
         ["-s", SNAKEFILE, "--directory", tmp_path / "work", "--configfile", SMOKE_CONFIG, diverge,
-         "--profile", PROFILE, "--slurm-init-seconds-before-status-checks", "2"],
+         "--profile", PROFILE, "--slurm-init-seconds-before-status-checks", "2",
+         "results/runs/fig3/subspace/softmax/seed0.npz"],
         log=tmp_path / "snakemake.log",
     )
     out = run.output
