@@ -27,6 +27,8 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/hopfield.smk"
+include: "workflow/rules/landscape.smk"
 
 
 rule all:

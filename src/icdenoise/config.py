@@ -64,6 +64,34 @@ def relation_errors(config: dict) -> list[str]:
         out.append(f"config key 'figures.heatmap_seed' = {hm} is not one of the training seeds {seeds}")
     if config.get("dataset") == "shared" and seeds and config.get("shared_data_seed") is None:
         out.append("config key 'shared_data_seed' is needed when dataset is 'shared'")
+    out += _study_relation_errors(config, cases)
+    return out
+
+
+def _study_relation_errors(config: dict, cases: dict) -> list[str]:
+    """Figure 5/6 and Hopfield-iteration settings (sections fig5, hopfield, landscape)."""
+    out = []
+    hop = config.get("hopfield") or {}
+    steps = hop.get("steps")
+    if isinstance(steps, list) and not {0, 1} <= set(steps):
+        out.append(f"config key 'hopfield.steps' = {steps} must contain 0 (the noisy query) and 1 (one attention step)")
+    fracs = hop.get("gamma_fracs")
+    if isinstance(fracs, list) and 1.0 not in fracs:
+        out.append(f"config key 'hopfield.gamma_fracs' = {fracs} must contain 1.0 (gamma = alpha: the attention layer)")
+    ranges = (config.get("landscape") or {}).get("ranges")
+    if isinstance(ranges, dict):
+        for case in cases:
+            if case not in ranges:
+                out.append(f"config key 'landscape.ranges.{case}' is missing: every case in 'cases' needs a grid range")
+        for case, rng in ranges.items():
+            for axis in ("alpha", "beta"):
+                lo_hi = (rng or {}).get(axis)
+                if isinstance(lo_hi, list) and len(lo_hi) == 2 and not lo_hi[0] < lo_hi[1]:
+                    out.append(f"config key 'landscape.ranges.{case}.{axis}' = {lo_hi} must be [low, high] with low < high")
+    fig5 = config.get("fig5") or {}
+    if isinstance(fig5.get("extent"), (int, float)) and isinstance(fig5.get("R"), (int, float)) \
+            and fig5["R"] >= fig5["extent"]:
+        out.append(f"config key 'fig5.extent' = {fig5['extent']} must exceed fig5.R = {fig5['R']} (the circle must be inside)")
     return out
 
 
