@@ -10,6 +10,8 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from icdenoise.config import ConfigError, check_config, gpu_visible  # noqa: E402
+from icdenoise.config import device_error  # noqa: E402
+from icdenoise.resume import claim_workdir  # noqa: E402
 from icdenoise.tasks import derive_seed  # noqa: E402
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
@@ -20,6 +22,25 @@ try:
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 validate(config, "../schemas/config.schema.yaml")  # also fills in the schema's defaults
+
+# A run killed by SIGKILL or a lost node leaves Snakemake's lock files behind. The main process
+# holds an flock for its life; when no run of this workflow is alive here, those locks are stale
+# and are removed, so the same command resumes (src/icdenoise/resume.py).
+if not (workflow.remote_exec or workflow.subprocess_exec):
+    WORKDIR_LOCK, stale_locks = claim_workdir()
+    if stale_locks:
+        print(
+            "icdenoise: removed stale Snakemake locks left by a killed run "
+            f"({', '.join(map(str, stale_locks))}); resuming",
+            file=sys.stderr,
+        )
+
+
+onstart:
+    # Jobs are about to start (not a dry run): device 'cuda' on a local run without a GPU fails here.
+    if not workflow.touch and device_error(config, workflow.local_exec):
+        raise WorkflowError(device_error(config, workflow.local_exec))
+
 
 CASES = list(config["cases"])
 MODELS = list(config["models"])
@@ -74,7 +95,7 @@ def fig3_baselines():
     )
 
 
-# Final targets of `rule all`: each study's rule file extends this list with its figures.
+# Final targets of the default target: each study file extends this list with its figures.
 FINAL_TARGETS = [
     f"{RESULTS}/figures/fig3.pdf",
     f"{RESULTS}/figures/fig3.png",
