@@ -14,31 +14,124 @@ class ConfigError(ValueError):
 
 
 def _key(path) -> str:
-    return ".".join(str(p) for p in path) or "<top level>"
+    """A config path as written in messages: ``cases.subspace.d``, ``seeds[1]``."""
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "<top level>"
+
+
+_TYPE_NAMES = {"integer": ("an integer", "integers"), "number": ("a number", "numbers"),
+               "string": ("a string", "strings"), "boolean": ("true or false", "booleans"),
+               "array": ("a list", "lists"), "object": ("a mapping", "mappings")}
+
+
+def _resolve(schema: dict, root: dict) -> dict:
+    """Follow a local ``$ref`` (``#/definitions/...``), keeping the referring schema's own keys."""
+    ref = schema.get("$ref") if isinstance(schema, dict) else None
+    if not ref or not ref.startswith("#/"):
+        return schema
+    target = root
+    for part in ref[2:].split("/"):
+        target = target[part]
+    return {**_resolve(target, root), **{k: v for k, v in schema.items() if k != "$ref"}}
+
+
+def describe(schema: dict, root: dict | None = None, plural: bool = False) -> str:
+    """The values a schema allows, in words: 'an integer >= 1', 'one of: 'linear', 'softmax'', ..."""
+    root = root if root is not None else schema
+    s = _resolve(schema, root)
+    if "enum" in s:
+        return ("values from: " if plural else "one of: ") + ", ".join(map(repr, s["enum"]))
+    for alt in ("anyOf", "oneOf"):
+        if alt in s:
+            return " or ".join(describe(x, root, plural) for x in s[alt])
+    types = s.get("type")
+    types = [types] if isinstance(types, str) else list(types or [])
+    if "array" in types:
+        items = describe(s["items"], root, plural=True) if isinstance(s.get("items"), dict) else "values"
+        lo, hi = s.get("minItems"), s.get("maxItems")
+        text = ("lists" if plural else ("a non-empty list" if lo == 1 else "a list")) + " of "
+        text += ("unique " if s.get("uniqueItems") else "") + items
+        if lo is not None and lo == hi:
+            text += f", exactly {lo} of them"
+        else:
+            text += f", at least {lo}" if lo and lo > 1 else ""
+            text += f", at most {hi}" if hi is not None else ""
+        return text
+    if "object" in types:
+        props = sorted(s.get("properties", {}))
+        text = "mappings" if plural else "a mapping"
+        if props:
+            text += " with keys from: " + ", ".join(props)
+        if s.get("required"):
+            text += " (required: " + ", ".join(s["required"]) + ")"
+        return text
+    text = " or ".join(_TYPE_NAMES.get(t, (t, t))[plural] for t in types) or ("values" if plural else "a value")
+    bounds = [f">= {s['minimum']}" if "minimum" in s else "",
+              f"> {s['exclusiveMinimum']}" if "exclusiveMinimum" in s else "",
+              f"<= {s['maximum']}" if "maximum" in s else "",
+              f"< {s['exclusiveMaximum']}" if "exclusiveMaximum" in s else ""]
+    bounds = [b for b in bounds if b]
+    return text + (" " + " and ".join(bounds) if bounds else "")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _duplicates(values) -> list:
+    seen, dup = [], []
+    for v in values:
+        (dup if v in seen and v not in dup else seen).append(v)
+    return dup
+
+
+def _schema_message(err, root: dict) -> list[str]:
+    """One error of the JSON-schema validator as messages that name the key and what is allowed."""
+    key, inst, kind = _key(err.absolute_path), err.instance, err.validator
+    allowed = describe(err.schema, root)
+    if kind == "additionalProperties":
+        names = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(inst) - set(names)) if isinstance(inst, dict) else []
+        where = (lambda name: f"{key}.{name}") if err.absolute_path else (lambda name: name)
+        return [f"config key '{where(name)}' is unknown; allowed keys here: {', '.join(names)}" for name in extra]
+    if kind == "required":
+        name = err.message.split("'")[1] if err.message.count("'") >= 2 else "?"
+        where = f"{key}.{name}" if err.absolute_path else name
+        sub = _resolve(err.schema, root).get("properties", {}).get(name)
+        what = f"; allowed: {describe(sub, root)}" if isinstance(sub, dict) else ""
+        return [f"config key '{where}' is required but missing{what}"]
+    if kind == "enum":
+        return [f"config key '{key}' = {inst!r} is not allowed; allowed values: {', '.join(map(repr, err.validator_value))}"]
+    if kind == "type":
+        hint = ""
+        if isinstance(inst, str) and _is_number(inst):
+            hint = " (Snakemake's --config reads values inside [...] or {...} as strings: use a --configfile)"
+        return [f"config key '{key}' = {inst!r} has the wrong type ({type(inst).__name__}); allowed: {allowed}{hint}"]
+    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return [f"config key '{key}' = {inst!r} is out of range; allowed: {allowed}"]
+    if kind == "minItems" and isinstance(inst, list) and not inst:
+        return [f"config key '{key}' is an empty list; allowed: {allowed}"]
+    if kind == "uniqueItems":
+        return [f"config key '{key}' = {inst!r} repeats {_duplicates(inst)}; allowed: {allowed}"]
+    if kind == "minProperties" and isinstance(inst, dict) and not inst:
+        return [f"config key '{key}' is empty; allowed: {allowed}"]
+    return [f"config key '{key}' = {inst!r}: {err.message}; allowed: {allowed}"]
 
 
 def schema_errors(config: dict, schema: dict) -> list[str]:
-    """Messages for every JSON-schema violation, each naming its key."""
+    """Messages for every JSON-schema violation, each naming its key and the allowed values."""
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema)
     out = []
-    for err in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
-        key = _key(err.absolute_path)
-        if err.validator == "additionalProperties":
-            allowed = sorted(err.schema.get("properties", {}))
-            extra = sorted(set(err.instance) - set(allowed)) if isinstance(err.instance, dict) else []
-            for name in extra:
-                where = f"{key}.{name}" if err.absolute_path else name
-                out.append(f"config key '{where}' is not allowed here; allowed keys: {', '.join(allowed)}")
-            continue
-        if err.validator == "enum":
-            out.append(f"config key '{key}': {err.instance!r} is not allowed; allowed values: {err.validator_value}")
-            continue
-        if err.validator == "required":
-            out.append(f"config key '{key}': {err.message}")
-            continue
-        out.append(f"config key '{key}': {err.message}")
+    for err in sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path]):
+        out += _schema_message(err, schema)
     return out
 
 
@@ -52,16 +145,23 @@ def relation_errors(config: dict) -> list[str]:
         if isinstance(n, int) and isinstance(d, int) and d >= n:
             span = "d+1" if case == "sphere" else "d"
             out.append(
-                f"config key 'cases.{case}.d' = {d} must be < n = {n} (the {case} spans {span} of the n dimensions)"
+                f"config key 'cases.{case}.d' = {d} must be < n = {n} (the {case} spans {span} of the n dimensions); "
+                f"allowed: an integer from 1 to {n - 1}"
             )
     train = config.get("train", {}) or {}
     bs, n_train = train.get("batch_size"), config.get("n_train")
     if isinstance(bs, int) and isinstance(n_train, int) and bs > n_train:
-        out.append(f"config key 'train.batch_size' = {bs} is larger than the training set (n_train = {n_train})")
+        out.append(
+            f"config key 'train.batch_size' = {bs} is larger than the training set (n_train = {n_train}); "
+            f"allowed: an integer from 1 to {n_train}"
+        )
     seeds = config.get("seeds") or []
     hm = (config.get("figures") or {}).get("heatmap_seed")
     if hm is not None and seeds and hm not in seeds:
-        out.append(f"config key 'figures.heatmap_seed' = {hm} is not one of the training seeds {seeds}")
+        out.append(
+            f"config key 'figures.heatmap_seed' = {hm} is not one of the training seeds; "
+            f"allowed values: {', '.join(map(str, seeds))}"
+        )
     if config.get("dataset") == "shared" and seeds and config.get("shared_data_seed") is None:
         out.append("config key 'shared_data_seed' is needed when dataset is 'shared'")
     out += _study_relation_errors(config, cases)
@@ -105,6 +205,21 @@ def check_config(config: dict, schema_path: str | Path) -> None:
         problems = relation_errors(config)
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+def device_error(config: dict, local_exec: bool) -> str | None:
+    """Why ``device: cuda`` cannot work here, or None; checked when jobs are about to start.
+
+    Only for local execution: a cluster's login node often has no GPU while its jobs run on GPU
+    nodes (there a job without CUDA fails at once in ``train.resolve_device``).
+    """
+    if config.get("device") != "cuda" or not local_exec or gpu_visible():
+        return None
+    return (
+        "config key 'device' = 'cuda' demands CUDA, but this machine shows no NVIDIA GPU (no nvidia-smi, "
+        "no /dev/nvidia0, or CUDA_VISIBLE_DEVICES hides it) and the jobs run locally; "
+        "allowed here: 'auto' (CUDA when present, else CPU) or 'cpu'"
+    )
 
 
 def gpu_visible() -> bool:

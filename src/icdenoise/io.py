@@ -10,6 +10,7 @@ No pickles: arrays are ``.npz`` (``allow_pickle=False``), tables parquet, metada
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
@@ -33,6 +34,11 @@ def atomic_output(path: str | os.PathLike, suffix: str = ""):
     """Yield a temporary path next to ``path``; rename it to ``path`` on success, delete it on error."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # A writer killed by SIGKILL cannot delete its temporary file: the job that rewrites the same
+    # output removes it (one job writes an output at a time, so none of these is in use).
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp*"):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + suffix, dir=path.parent)
     os.close(fd)
     try:
@@ -56,7 +62,10 @@ def _load_npz(path, fmt: str) -> tuple[dict[str, np.ndarray], dict]:
     if not path.exists():
         raise InputFileError(f"{path}: file not found (expected {what})")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        z = np.load(path, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):  # a single .npy array
+            raise InputFileError(f"{path}: not {what}: a bare .npy array, not an .npz archive")
+        with z:
             found = str(z["__format__"]) if "__format__" in z.files else None
             if found != fmt:
                 raise InputFileError(f"{path}: not {what} (format tag {found!r}, expected {fmt!r})")
@@ -65,7 +74,10 @@ def _load_npz(path, fmt: str) -> tuple[dict[str, np.ndarray], dict]:
     except InputFileError:
         raise
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-        raise InputFileError(f"{path}: cannot read {what}: file is truncated or corrupt ({type(exc).__name__}: {exc})") from None
+        detail = "holds pickled data, which is never loaded" if "pickle" in str(exc) else f"{type(exc).__name__}: {exc}"
+        raise InputFileError(
+            f"{path}: cannot read {what}: file is truncated or corrupt, or another kind of file ({detail})"
+        ) from None
     return arrays, meta
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .io import load_prompts, load_run, read_table, save_prompts, save_run, write_table
+from .io import InputFileError, load_prompts, load_run, read_table, save_prompts, save_run, write_table
 from .tasks import CASE_PARAMS, sample_prompts
 
 log = logging.getLogger("icdenoise")
@@ -49,6 +49,14 @@ def job_logging(log_path: str | None, rule: str = ""):
         _record_imports(rule)
 
 
+def _known_failure(exc: BaseException) -> bool:
+    """A failure whose message says it all (bad input file, diverged training, missing CUDA)."""
+    if isinstance(exc, InputFileError):
+        return True
+    train = sys.modules.get("icdenoise.train")  # loaded only by jobs that train
+    return train is not None and isinstance(exc, (train.TrainingDiverged, train.DeviceUnavailable))
+
+
 @contextlib.contextmanager
 def _job_logging(log_path: str | None):
     if not log_path:
@@ -56,6 +64,7 @@ def _job_logging(log_path: str | None):
         yield
         return
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    failure = None
     with open(log_path, "w", buffering=1) as fh:
         old = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = fh
@@ -65,9 +74,14 @@ def _job_logging(log_path: str | None):
         except BaseException as exc:
             fh.write("".join(traceback.format_exception(exc)))
             fh.write(f"ERROR: {type(exc).__name__}: {exc}\n")
-            raise
+            if not _known_failure(exc):
+                raise
+            failure = exc
         finally:
             sys.stdout, sys.stderr = old
+    if failure is not None:  # the job's stderr gets the message alone; the log keeps the traceback
+        print(f"ERROR: {type(failure).__name__}: {failure}\n(traceback in {log_path})", file=sys.stderr)
+        raise SystemExit(1)
 
 
 def case_params(case: str, case_cfg: dict) -> dict:

@@ -30,6 +30,10 @@ class TrainingDiverged(RuntimeError):
     """The loss or the weights became NaN/inf."""
 
 
+class DeviceUnavailable(RuntimeError):
+    """The configured device (CUDA) is not available on this machine."""
+
+
 @dataclass
 class TrainConfig:
     """Settings of one training run (defaults: the paper's, §3 and App. E)."""
@@ -87,7 +91,7 @@ def resolve_device(device: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(
+        raise DeviceUnavailable(
             f"device={device!r} was requested but CUDA is not available on this machine "
             "(torch.cuda.is_available() is False); use device 'auto' or 'cpu'"
         )
@@ -254,7 +258,7 @@ def train(train_set: PromptBatch, test_set: PromptBatch, cfg: TrainConfig) -> Tr
             raise TrainingDiverged(
                 f"training diverged (train MSE {curves[epoch, 0].item()}, test MSE {curves[epoch, 1].item()}) "
                 f"at epoch {epoch} of {cfg.label or cfg.model}: model={cfg.model} lr={cfg.lr} "
-                f"batch_size={cfg.batch_size} epochs={cfg.epochs} seed={cfg.seed}"
+                f"batch_size={cfg.batch_size} epochs={cfg.epochs} rng_seed={cfg.seed}"
             )
 
     bar = _progress(cfg)
