@@ -29,6 +29,8 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/hopfield.smk"
 include: "workflow/rules/landscape.smk"
+include: "workflow/rules/context_sweep.smk"
+include: "workflow/rules/dim_shift.smk"
 
 
 rule all:

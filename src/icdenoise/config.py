@@ -165,6 +165,33 @@ def relation_errors(config: dict) -> list[str]:
     if config.get("dataset") == "shared" and seeds and config.get("shared_data_seed") is None:
         out.append("config key 'shared_data_seed' is needed when dataset is 'shared'")
     out += _study_relation_errors(config, cases)
+    out += _fig4_relation_errors(config, cases)
+    return out
+
+
+def _fig4_relation_errors(config: dict, cases: dict) -> list[str]:
+    """Figure 4 settings (sections context_sweep, dim_shift): shifted values, needed cases, reused runs."""
+    out = []
+    n = config.get("n")
+    if config.get("context_sweep") is not None and "subspace" not in cases:
+        out.append("config key 'context_sweep' needs 'cases.subspace' (the sweep trains on case 1)")
+    ds = config.get("dim_shift") or {}
+    for case, spec in (ds.get("cases") or {}).items():
+        if case not in cases:
+            out.append(f"config key 'dim_shift.cases.{case}' needs 'cases.{case}' (its task settings)")
+        values = (spec or {}).get("eval_values") or []
+        if case in ("subspace", "sphere") and isinstance(n, int):
+            bad = [v for v in values if isinstance(v, int) and v >= n]
+            if bad:
+                out.append(f"config key 'dim_shift.cases.{case}.eval_values' has {bad}: each d must be < n = {n}")
+    reused = [c for c in ("sphere", "gmm") if c in (ds.get("cases") or {})]  # these reuse the Figure 3 softmax runs
+    if reused and "softmax" not in (config.get("models") or []):
+        out.append(f"config key 'dim_shift.cases' has {reused}, which reuse the Figure 3 softmax runs: "
+                   "'models' must contain softmax")
+    missing = sorted(set(ds.get("seeds") or []) - set(config.get("seeds") or []))
+    if reused and missing:
+        out.append(f"config key 'dim_shift.seeds' has {missing}, not in 'seeds': dim_shift.cases {reused} "
+                   "reuse the Figure 3 runs of those seeds")
     return out
 
 

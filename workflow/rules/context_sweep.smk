@@ -1,0 +1,94 @@
+# Figure 4a: linear (and softmax) attention trained on the subspace case at each context length L.
+
+CS = config["context_sweep"]
+
+
+FINAL_TARGETS.extend(
+    [
+        f"{RESULTS}/figures/fig4a.pdf",
+        f"{RESULTS}/figures/fig4a.png",
+    ]
+)
+
+
+rule train_context_sweep:
+    """One (L, seed) of Figure 4a: sample a subspace dataset with L context tokens, train every model on it."""
+    output:
+        runs=[
+            f"{RESULTS}/runs/context_sweep/L{{L}}/{m}/seed{{seed}}.npz"
+            for m in CS["models"]
+        ],
+    log:
+        f"{RESULTS}/logs/train_context_sweep/L{{L}}_seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_context_sweep/L{{L}}_seed{{seed}}.tsv"
+    wildcard_constraints:
+        L=r"\d+",
+    conda:
+        "../../envs/train.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        gpu=gpu_tokens(),
+    params:
+        models=CS["models"],
+        n=config["n"],
+        n_train=config["n_train"],
+        n_test=config["n_test"],
+        case_params={
+            k: v for k, v in config["cases"]["subspace"].items() if k != "epochs"
+        },
+        epochs=config["cases"]["subspace"]["epochs"],
+        train_settings=config["train"],
+        device=config["device"],
+        fresh_prompts=CS["fresh_prompts"],
+        data_seed=lambda w: seed_for("context_sweep_data", w.L, w.seed),
+        fresh_seed=lambda w: seed_for("context_sweep_fresh", w.L, w.seed),
+        train_seeds=lambda w: {
+            m: seed_for("context_sweep_train", m, w.L, w.seed) for m in CS["models"]
+        },
+    script:
+        "../scripts/train_context_sweep.py"
+
+
+rule gather_context_sweep:
+    """Figure 4a tables: final MSEs and weights per (model, L, seed); closed-form theory along L."""
+    input:
+        runs=expand(
+            f"{RESULTS}/runs/context_sweep/L{{L}}/{{model}}/seed{{seed}}.npz",
+            L=CS["L"],
+            model=CS["models"],
+            seed=CS["seeds"],
+        ),
+    output:
+        table=f"{RESULTS}/tables/context_sweep.parquet",
+        theory=f"{RESULTS}/tables/context_sweep_theory.parquet",
+    log:
+        f"{RESULTS}/logs/gather_context_sweep.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/gather_context_sweep.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/gather_context_sweep.py"
+
+
+rule plot_fig4a:
+    """Figure 4a: final MSE and alpha*beta against the context length L, from tables only."""
+    input:
+        table=f"{RESULTS}/tables/context_sweep.parquet",
+        theory=f"{RESULTS}/tables/context_sweep_theory.parquet",
+    output:
+        pdf=report(
+            f"{RESULTS}/figures/fig4a.pdf",
+            caption="../report/fig4a.rst",
+            category="Figure 4",
+        ),
+        png=f"{RESULTS}/figures/fig4a.png",
+    log:
+        f"{RESULTS}/logs/plot_fig4a.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/plot_fig4a.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/plot_fig4a.py"

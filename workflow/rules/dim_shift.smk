@@ -1,0 +1,148 @@
+# Figure 4b: a model trained at one task setting, evaluated with the subspace dimension d (sphere
+# dimension d, number of centres p) shifted at inference time, for several context lengths L.
+# subspace: linear attention trained here (constant lr, as the authors did);
+# sphere, gmm: the Figure 3 softmax runs are reused (same weights as Figure 3, no extra training).
+
+DS = config["dim_shift"]
+DS_CASES = [c for c in ("subspace", "sphere", "gmm") if c in DS["cases"]]
+
+
+FINAL_TARGETS.extend(
+    [
+        f"{RESULTS}/figures/fig4b.pdf",
+        f"{RESULTS}/figures/fig4b.png",
+    ]
+)
+
+
+rule train_dim_shift:
+    """Figure 4b model: linear attention on its own subspace dataset (d, L of dim_shift.cases.subspace)."""
+    output:
+        run=f"{RESULTS}/runs/dim_shift/subspace/linear/seed{{seed}}.npz",
+    log:
+        f"{RESULTS}/logs/train_dim_shift/subspace_linear_seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_dim_shift/subspace_linear_seed{{seed}}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        gpu=gpu_tokens(),
+    params:
+        L=DS["cases"]["subspace"]["L"],
+        n=config["n"],
+        n_train=config["n_train"],
+        n_test=config["n_test"],
+        case_params={
+            k: v for k, v in config["cases"]["subspace"].items() if k != "epochs"
+        },
+        epochs=config["cases"]["subspace"]["epochs"],
+        train_settings={
+            **config["train"],
+            "lr_milestones": DS["cases"]["subspace"]["lr_milestones"],
+        },
+        device=config["device"],
+        data_seed=lambda w: seed_for("dim_shift_data", "subspace", w.seed),
+        train_seed=lambda w: seed_for("dim_shift_train", "subspace", "linear", w.seed),
+    script:
+        "../scripts/train_dim_shift.py"
+
+
+rule evaluate_dim_shift:
+    """Trained and untrained model of one (case, seed) on fresh prompts at every shifted value and L."""
+    input:
+        # subspace: the run trained above; sphere, gmm: the Figure 3 softmax run of that seed
+        run=lambda w: (
+            f"{RESULTS}/runs/dim_shift/subspace/linear/seed{w.seed}.npz"
+            if w.case == "subspace"
+            else f"{RESULTS}/runs/fig3/{w.case}/softmax/seed{w.seed}.npz"
+        ),
+    output:
+        f"{RESULTS}/evaluations/dim_shift/{{case}}/seed{{seed}}.json",
+    log:
+        f"{RESULTS}/logs/evaluate_dim_shift/{{case}}_seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate_dim_shift/{{case}}_seed{{seed}}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    params:
+        eval_values=lambda w: DS["cases"][w.case]["eval_values"],
+        L_eval=DS["L_eval"],
+        eval_prompts=DS["eval_prompts"],
+        eval_seed=lambda w: seed_for("dim_shift_eval", w.case, w.seed),
+    script:
+        "../scripts/evaluate_dim_shift.py"
+
+
+rule dim_shift_oracles:
+    """Zero predictor and Bayes oracle of one case at every shifted value (closed form or Monte Carlo)."""
+    output:
+        f"{RESULTS}/evaluations/dim_shift_oracles/{{case}}.parquet",
+    log:
+        f"{RESULTS}/logs/dim_shift_oracles/{{case}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/dim_shift_oracles/{{case}}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        base_params=lambda w: {
+            k: v for k, v in config["cases"][w.case].items() if k != "epochs"
+        },
+        n=config["n"],
+        eval_values=lambda w: DS["cases"][w.case]["eval_values"],
+        num_prompts=DS["oracle_prompts"],
+        rng_seed=lambda w: seed_for("dim_shift_oracles", w.case),
+    script:
+        "../scripts/dim_shift_oracles.py"
+
+
+rule gather_dim_shift:
+    """Figure 4b tables: evaluations, oracles and the case-1 finite-L theory at the shifted settings."""
+    input:
+        evals=expand(
+            f"{RESULTS}/evaluations/dim_shift/{{case}}/seed{{seed}}.json",
+            case=DS_CASES,
+            seed=DS["seeds"],
+        ),
+        oracles=expand(
+            f"{RESULTS}/evaluations/dim_shift_oracles/{{case}}.parquet", case=DS_CASES
+        ),
+    output:
+        table=f"{RESULTS}/tables/dim_shift.parquet",
+        oracles=f"{RESULTS}/tables/dim_shift_oracles.parquet",
+        theory=f"{RESULTS}/tables/dim_shift_theory.parquet",
+    log:
+        f"{RESULTS}/logs/gather_dim_shift.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/gather_dim_shift.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        n=config["n"],
+        sigma0_2=config["cases"].get("subspace", {}).get("sigma0_2", 0.0),
+        sigma_z2=config["cases"].get("subspace", {}).get("sigma_z2", 0.0),
+    script:
+        "../scripts/gather_dim_shift.py"
+
+
+rule plot_fig4b:
+    """Figure 4b: MSE against the shifted parameter per L (trained, untrained, oracles), from tables only."""
+    input:
+        table=f"{RESULTS}/tables/dim_shift.parquet",
+        oracles=f"{RESULTS}/tables/dim_shift_oracles.parquet",
+        theory=f"{RESULTS}/tables/dim_shift_theory.parquet",
+    output:
+        pdf=report(
+            f"{RESULTS}/figures/fig4b.pdf",
+            caption="../report/fig4b.rst",
+            category="Figure 4",
+        ),
+        png=f"{RESULTS}/figures/fig4b.png",
+    log:
+        f"{RESULTS}/logs/plot_fig4b.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/plot_fig4b.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/plot_fig4b.py"
