@@ -75,7 +75,9 @@ def test_smoke_tables_schemas(smoke_run):
     assert "bayes_sigma0_to_0" in set(base[base["case"] == "gmm"]["estimator"])
     # Bayes beats zero on every split it is measured on (Prop. 1: it is the minimum MSE).
     piv = base.pivot_table(index=["case", "seed", "split"], columns="estimator", values="mse")
-    assert (piv["bayes"] < piv["zero"]).all()
+    both = piv[["bayes", "zero"]].dropna()  # sphere and gmm have no closed-form ("theory") Bayes row
+    assert len(both) >= 3 * 2 * 3  # train, test and fresh splits of every (case, seed)
+    assert (both["bayes"] < both["zero"]).all()
 
 
 @pytest.mark.slow
