@@ -119,30 +119,15 @@ def train_run(
     gpu_token: int = 0,
 ) -> dict:
     """Train one (case, model, seed) run on the first ``n_train`` prompts, test on the rest; write ``out``."""
-    import torch
-
     from .train import TrainConfig, train
 
-    torch.set_num_threads(max(1, int(threads)))
-    if device in ("auto", "cpu") and not torch.cuda.is_available():
-        why = "this job holds a gpu resource token but " if gpu_token else ""
-        log.info("%sCUDA is not available on this machine: training on CPU (%d thread(s))", why, threads)
+    prepare_torch(threads, gpu_token, device)
     batch = load_prompts(data_path)
     if n_train >= batch.num_prompts:
         raise ValueError(f"n_train={n_train} leaves no test prompts in {data_path} ({batch.num_prompts} prompts)")
     label = f"case={case} model={model} seed={seed}"
-    cfg = TrainConfig(
-        model=model,
-        epochs=epochs,
-        batch_size=train_settings["batch_size"],
-        lr=train_settings["lr"],
-        lr_milestones=tuple(train_settings.get("lr_milestones", (0.8, 0.9))),
-        lr_gamma=train_settings.get("lr_gamma", 0.1),
-        seed=train_seed,
-        device=device,
-        threads=threads,
-        label=label,
-    )
+    cfg = TrainConfig.from_settings(model, epochs, train_settings, seed=train_seed, device=device, threads=threads,
+                                    label=label)
     res = train(batch.subset(slice(0, n_train)), batch.subset(slice(n_train, None)), cfg)
     meta = {
         "case": case,
@@ -159,21 +144,23 @@ def train_run(
         "seconds": res.seconds,
         "versions": versions(),
     }
-    arrays = {
-        "train_mse": res.train_mse,
-        "test_mse": res.test_mse,
-        "alpha": res.alpha,
-        "beta": res.beta,
-        "lr": res.lr,
-        "W_KQ": res.W_KQ,
-        "W_PV": res.W_PV,
-    }
+    arrays = res.arrays()
     save_run(out, arrays, meta)
     log.info(
         "%s: %d epochs in %.2f s on %s; final train %.5f test %.5f alpha %.4f beta %.4f",
         label, epochs, res.seconds, res.device, res.train_mse[-1], res.test_mse[-1], res.alpha[-1], res.beta[-1],
     )
     return meta
+
+
+def prepare_torch(threads: int, gpu_token: int, device: str) -> None:
+    """Set torch's thread count from the rule's threads; say once in the log when training runs on the CPU."""
+    import torch
+
+    torch.set_num_threads(max(1, int(threads)))
+    if device in ("auto", "cpu") and not torch.cuda.is_available():
+        why = "this job holds a gpu resource token but " if gpu_token else ""
+        log.info("%sCUDA is not available on this machine: training on CPU (%d thread(s))", why, threads)
 
 
 def versions() -> dict:

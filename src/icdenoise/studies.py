@@ -26,6 +26,7 @@ import logging
 import numpy as np
 
 from .io import load_run, save_run, write_json
+from .pipeline import prepare_torch, versions
 from .tasks import CASE_PARAMS, derive_seed, sample_prompts
 
 log = logging.getLogger("icdenoise")
@@ -111,29 +112,14 @@ def _train_one(
     from .train import TrainConfig, train
 
     batch = sample_prompts(case, n_train + n_test, data_seed, n=n, L=L, **case_params)
-    cfg = TrainConfig(
-        model=model,
-        epochs=int(epochs),
-        batch_size=int(train_settings["batch_size"]),
-        lr=float(train_settings["lr"]),
-        lr_milestones=tuple(train_settings.get("lr_milestones", (0.8, 0.9))),
-        lr_gamma=float(train_settings.get("lr_gamma", 0.1)),
-        seed=int(train_seed),
-        device=device,
-        threads=threads,
-        label=label,
-    )
+    cfg = TrainConfig.from_settings(model, epochs, train_settings, seed=int(train_seed), device=device,
+                                    threads=threads, label=label)
     res = train(batch.subset(slice(0, n_train)), batch.subset(slice(n_train, None)), cfg)
     return batch, cfg, res
 
 
 def _run_record(res, cfg, meta: dict) -> tuple[dict, dict]:
-    from .pipeline import versions
-
-    arrays = {
-        "train_mse": res.train_mse, "test_mse": res.test_mse, "alpha": res.alpha, "beta": res.beta,
-        "lr": res.lr, "W_KQ": res.W_KQ, "W_PV": res.W_PV,
-    }
+    arrays = res.arrays()
     meta = {
         **meta,
         "settings": {k: v for k, v in cfg.__dict__.items() if k != "progress"},
@@ -143,15 +129,6 @@ def _run_record(res, cfg, meta: dict) -> tuple[dict, dict]:
         **{k: float(v) for k, v in res.info.items()},
     }
     return arrays, meta
-
-
-def _set_threads(threads: int, gpu_token: int, device: str) -> None:
-    import torch
-
-    torch.set_num_threads(max(1, int(threads)))
-    if device in ("auto", "cpu") and not torch.cuda.is_available():
-        why = "this job holds a gpu resource token but " if gpu_token else ""
-        log.info("%sCUDA is not available on this machine: training on CPU (%d thread(s))", why, threads)
 
 
 # --------------------------------------------------------------------------- Fig. 4a: context length
@@ -181,7 +158,7 @@ def train_context_sweep(
 
     All models see the same dataset and the same fresh prompts (paired comparison). Returns the metas.
     """
-    _set_threads(threads, gpu_token, device)
+    prepare_torch(threads, gpu_token, device)
     fresh = sample_prompts("subspace", fresh_prompts, fresh_seed, n=n, L=L, **case_params) if fresh_prompts else None
     metas = {}
     for model, out in outs.items():
@@ -280,7 +257,7 @@ def train_dim_shift(
     gpu_token: int = 0,
 ) -> dict:
     """Fig. 4b training run: linear attention on the subspace case (its own dataset, lr schedule as given)."""
-    _set_threads(threads, gpu_token, device)
+    prepare_torch(threads, gpu_token, device)
     label = f"dim_shift subspace L={L} model=linear seed={seed}"
     batch, cfg, res = _train_one(
         case="subspace", model="linear", L=L, n=n, n_train=n_train, n_test=n_test, case_params=case_params,

@@ -64,6 +64,19 @@ class TrainConfig:
         if any(not 0 < f <= 1 for f in self.lr_milestones):
             raise ValueError(f"lr_milestones are fractions of the epochs in (0, 1], got {self.lr_milestones}")
 
+    @classmethod
+    def from_settings(cls, model: str, epochs: int, settings: dict, **kwargs) -> "TrainConfig":
+        """A config from the workflow's ``train`` settings block (batch_size, lr, lr_milestones, lr_gamma)."""
+        return cls(
+            model=model,
+            epochs=int(epochs),
+            batch_size=int(settings["batch_size"]),
+            lr=float(settings["lr"]),
+            lr_milestones=tuple(settings.get("lr_milestones", (0.8, 0.9))),
+            lr_gamma=float(settings.get("lr_gamma", 0.1)),
+            **kwargs,
+        )
+
     def milestone_epochs(self) -> list[int]:
         """Epochs after which the lr is multiplied by lr_gamma (MultiStepLR milestones; repeats decay twice)."""
         return sorted(int(f * self.epochs) for f in self.lr_milestones)
@@ -72,6 +85,10 @@ class TrainConfig:
 @dataclass
 class TrainResult:
     """Per-epoch curves (index 0 = initial weights) and final weights."""
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays a run file stores (curves and final weights)."""
+        return {k: getattr(self, k) for k in ("train_mse", "test_mse", "alpha", "beta", "lr", "W_KQ", "W_PV")}
 
     train_mse: np.ndarray
     test_mse: np.ndarray
