@@ -6,6 +6,17 @@ import pytest
 from workflow_utils import run_snakemake
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Tiny tensors on a 2-core machine: one intra-op torch thread is ~5x faster than oversubscribing."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
     """Run the smoke config end to end once; tests read its results (and which packages each rule imported)."""

@@ -20,15 +20,6 @@ from icdenoise.models import (
 from icdenoise.tasks import sample_prompts
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors on a shared 2-core machine: one intra-op thread is ~5x faster than oversubscribing."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _t(a, dtype=torch.float64) -> torch.Tensor:
     return torch.as_tensor(np.asarray(a)).to(dtype)
 

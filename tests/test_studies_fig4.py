@@ -27,14 +27,6 @@ SUB = dict(d=3, sigma0_2=2.0, sigma_z2=1.0)
 SETTINGS = dict(batch_size=16, lr=0.01, lr_milestones=[0.8, 0.9], lr_gamma=0.1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 # --------------------------------------------------------------------------- models
 
 

@@ -26,15 +26,6 @@ GMM = dict(p=4, R=1.0, sigma0_2=0.02, sigma_z2=0.1)
 PARAMS = {"subspace": SUB, "sphere": SPH, "gmm": GMM}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors on a shared 2-core machine: one intra-op thread is ~5x faster than oversubscribing."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _t(a) -> torch.Tensor:
     """float64 torch copy of a sampler output (numpy array or torch tensor)."""
     return torch.as_tensor(np.asarray(a), dtype=torch.float64)

@@ -36,15 +36,6 @@ SUB = dict(d=4, sigma0_2=2.0, sigma_z2=1.0)
 SPH = dict(d=3, R=1.0, sigma_z2=0.1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors on a shared 2-core machine: one intra-op thread is ~5x faster than oversubscribing."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _t(a, dtype=torch.float64) -> torch.Tensor:
     return torch.as_tensor(np.asarray(a)).to(dtype)
 
