@@ -1,4 +1,4 @@
-"""Figure 3: train/test MSE per epoch (seed mean, min-max band) and the final W_KQ, W_PV."""
+"""Figure 3 (training_dynamics): train/test MSE per epoch (seed mean, min-max band) and the final W_KQ, W_PV."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def _heatmap(ax, fig, matrices, case, model, seed, name):
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
 
 
-def plot_fig3(curves, matrices, weights, baselines, out_pdf, out_png, heatmap_seed: int = 0) -> None:
+def plot_training_dynamics(curves, matrices, weights, baselines, out_pdf, out_png, heatmap_seed: int = 0) -> None:
     """Figure 3 from the tables written by the gather_fig3 rule."""
     curves = read_table(curves, ["case", "model", "seed", "epoch", "split", "mse"])
     matrices = read_table(matrices, ["case", "model", "seed", "matrix", "row", "col", "value"])

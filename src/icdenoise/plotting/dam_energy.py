@@ -1,4 +1,4 @@
-"""Figure 5: gradient descent on the DAM energy (Eq. 15-16) for a circle in n = 2; one panel per step count."""
+"""Figure 5 (dam_energy): gradient descent on the DAM energy (Eq. 15-16) for a circle in n = 2; one panel per step count."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _panel(ax, xs, ys, E, levels, context, traj, steps: int):
     return cf
 
 
-def plot_fig5(trajectories, energy, context, out_pdf, out_png, panels=(1, 50)) -> None:
+def plot_dam_energy(trajectories, energy, context, out_pdf, out_png, panels=(1, 50)) -> None:
     """Figure 5 from the tables of rule fig5_data: energy contour, context, queries, targets, trajectories."""
     traj = read_table(trajectories, ["query_id", "step", "x", "y", "energy", "target_x", "target_y",
                                      "dist_to_target", "alpha", "beta", "gamma"])

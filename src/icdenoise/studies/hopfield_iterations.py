@@ -1,8 +1,7 @@
-"""Figure 5 data and the Hopfield iteration study (§4, Eq. 15-16; experiments.md "Beyond the paper").
+"""Hopfield iterations (beyond the paper, §4): MSE after K gradient steps of Eq. 16 from trained and heuristic weights.
 
-Science on top of :mod:`icdenoise.energy`; every ``*_tables`` function returns pandas DataFrames with explicit
-dtypes and every ``run_*`` function is what a workflow rule calls (reads its inputs, writes its outputs
-atomically). All MSEs are per component, ‖x̂ − x‖²/n, prompt means.
+Science on top of :mod:`icdenoise.energy`; :func:`iteration_table` returns a DataFrame with explicit dtypes and
+:func:`run_iteration_study` is what the rule calls. All MSEs are per component, ‖x̂ − x‖²/n, prompt means.
 
 Heuristic (scaled-identity) weights W_PV = αI, W_KQ = βI of each case (:func:`heuristic_points`):
 
@@ -21,56 +20,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .common import heuristic_points, trained_softmax_weights
+
 log = logging.getLogger("icdenoise")
 
 #: Start ids whose weights are full trained matrices (one row set per seed); all others are scaled identities.
 MATRIX_START = "trained"
+
+
 #: The reference the paper's claim names: one step with γ = α (the trained attention layer itself).
 ONE_STEP = dict(K=1, gamma_over_alpha=1.0)
-
-
-# --------------------------------------------------------------------------- heuristic weights
-
-
-def heuristic_points(case: str, params: dict, subspace_beta: float) -> list[dict]:
-    """The heuristic scaled-identity weights of a case: [{"point", "alpha", "beta", "description"}]."""
-    sz = float(params["sigma_z2"])
-    if case == "subspace":
-        s0 = float(params["sigma0_2"])
-        b = float(subspace_beta)
-        if not b > 0:
-            raise ValueError(f"subspace_beta must be > 0, got {subspace_beta!r}")
-        return [dict(point="heuristic", alpha=1.0 / (b * (s0 + sz)), beta=b,
-                     description="small beta: alpha*beta = 1/(s0^2+sZ^2)")]
-    if case == "sphere":
-        return [dict(point="heuristic", alpha=1.0, beta=1.0 / sz, description="alpha = 1, beta = 1/sZ^2")]
-    if case == "gmm":
-        s0 = float(params["sigma0_2"])
-        return [
-            dict(point="heuristic", alpha=1.0, beta=1.0 / sz, description="alpha = 1, beta = 1/sZ^2 (Eq. 8)"),
-            dict(point="heuristic_prop4", alpha=1.0, beta=1.0 / (s0 + sz),
-                 description="alpha = 1, beta = 1/(s0^2+sZ^2) (Prop. 4)"),
-        ]
-    raise ValueError(f"unknown case {case!r}")
-
-
-def trained_softmax_weights(run_paths: Sequence[str], case: str | None = None) -> list[dict]:
-    """Final softmax weights of training runs: [{"seed", "alpha", "beta", "W_KQ", "W_PV"}], sorted by seed.
-
-    ``alpha``/``beta`` are the signed mean diagonals. Runs of another model (or case, if given) are skipped.
-    """
-    from .io import load_run
-
-    out = []
-    for path in run_paths:
-        arrays, meta = load_run(path)
-        if meta.get("model") != "softmax" or (case is not None and meta.get("case") != case):
-            continue
-        W_KQ = np.asarray(arrays["W_KQ"], dtype=np.float64)
-        W_PV = np.asarray(arrays["W_PV"], dtype=np.float64)
-        out.append(dict(seed=int(meta["seed"]), alpha=float(np.mean(np.diag(W_PV))),
-                        beta=float(np.mean(np.diag(W_KQ))), W_KQ=W_KQ, W_PV=W_PV))
-    return sorted(out, key=lambda r: r["seed"])
 
 
 def iteration_starts(case: str, params: dict, trained: list[dict], subspace_beta: float) -> list[dict]:
@@ -88,95 +47,6 @@ def iteration_starts(case: str, params: dict, trained: list[dict], subspace_beta
     return starts
 
 
-# --------------------------------------------------------------------------- Figure 5
-
-
-def circle_context(L: int, R: float, seed: int) -> np.ndarray:
-    """L points uniform on the radius-R circle in R² (numpy PCG64): (L, 2)."""
-    rng = np.random.default_rng(int(seed))
-    theta = rng.uniform(0.0, 2 * math.pi, size=L)
-    return R * np.stack([np.cos(theta), np.sin(theta)], axis=1)
-
-
-def circle_queries(num: int, R: float, sigma_z2: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``num`` targets on the circle, evenly spread from a random angle, and their noisy queries: (num, 2) each."""
-    rng = np.random.default_rng(int(seed))
-    theta = rng.uniform(0.0, 2 * math.pi) + 2 * math.pi * np.arange(num) / num
-    targets = R * np.stack([np.cos(theta), np.sin(theta)], axis=1)
-    queries = targets + math.sqrt(sigma_z2) * rng.standard_normal(targets.shape)
-    return targets, queries
-
-
-def fig5_tables(*, R: float, L: int, sigma_z2: float, alpha: float, beta: float, gamma_frac: float,
-                num_queries: int, num_steps: int, extent: float, grid: int, seed: int) -> dict:
-    """Figure 5 (n = 2, d = 1): the DAM energy on a grid, the context, and Eq.-16 trajectories of noisy queries.
-
-    Returns {"trajectories", "energy", "context"} DataFrames:
-    trajectories: query_id, step, x, y, energy, target_x, target_y, dist_to_target, alpha, beta, gamma;
-    energy: x, y, energy (``grid`` × ``grid`` points on [−extent, extent]²); context: token, x, y.
-    """
-    import pandas as pd
-    import torch
-
-    from .energy import dam_energy, dam_iterate
-    from .tasks import derive_seed
-
-    context = circle_context(L, R, derive_seed(seed, "context"))
-    targets, queries = circle_queries(num_queries, R, sigma_z2, derive_seed(seed, "queries"))
-    X = torch.as_tensor(context, dtype=torch.float64).unsqueeze(0)  # (1, L, 2)
-    gamma = float(gamma_frac) * float(alpha)
-    s0 = torch.as_tensor(queries, dtype=torch.float64).unsqueeze(0)  # (1, m, 2): all queries share the context
-    traj = dam_iterate(s0, X, alpha, beta, gamma, num_steps, return_trajectory=True)[:, 0]  # (K+1, m, 2)
-    E_traj = dam_energy(traj.transpose(0, 1).reshape(1, -1, 2), X, alpha, beta).reshape(num_queries, -1).T
-
-    K1, m = traj.shape[0], traj.shape[1]
-    pts = traj.numpy()
-    tgt = np.broadcast_to(targets, pts.shape)
-    traj_df = pd.DataFrame({
-        "query_id": np.tile(np.arange(m), K1),
-        "step": np.repeat(np.arange(K1), m),
-        "x": pts[..., 0].ravel(),
-        "y": pts[..., 1].ravel(),
-        "energy": E_traj.numpy().ravel(),
-        "target_x": tgt[..., 0].ravel(),
-        "target_y": tgt[..., 1].ravel(),
-        "dist_to_target": np.linalg.norm(pts - tgt, axis=-1).ravel(),
-    })
-    traj_df["alpha"], traj_df["beta"], traj_df["gamma"] = float(alpha), float(beta), gamma
-
-    axis = np.linspace(-extent, extent, grid)
-    gx, gy = np.meshgrid(axis, axis, indexing="xy")
-    states = torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], axis=1), dtype=torch.float64).unsqueeze(0)
-    energy = dam_energy(states, X, alpha, beta)[0].numpy()
-    energy_df = pd.DataFrame({"x": gx.ravel(), "y": gy.ravel(), "energy": energy})
-    context_df = pd.DataFrame({"token": np.arange(L), "x": context[:, 0], "y": context[:, 1]})
-    return {
-        "trajectories": traj_df.astype({"query_id": "int64", "step": "int64", **{c: "float64" for c in traj_df.columns[2:]}}),
-        "energy": energy_df.astype("float64"),
-        "context": context_df.astype({"token": "int64", "x": "float64", "y": "float64"}),
-    }
-
-
-def run_fig5(out_trajectories: str, out_energy: str, out_context: str, *, settings: dict, seed: int) -> None:
-    """Rule fig5_data: write the three Figure 5 tables."""
-    from .io import write_table
-
-    s = dict(settings)
-    tables = fig5_tables(R=s["R"], L=s["L"], sigma_z2=s["sigma_z2"], alpha=s["alpha"], beta=s["beta"],
-                         gamma_frac=s["gamma_frac"], num_queries=s["num_queries"], num_steps=max(s["panels"]),
-                         extent=s["extent"], grid=s["grid"], seed=seed)
-    write_table(tables["trajectories"], out_trajectories)
-    write_table(tables["energy"], out_energy)
-    write_table(tables["context"], out_context)
-    tr = tables["trajectories"]
-    for step in sorted({0, 1, max(s["panels"])}):
-        d = tr[tr["step"] == step]["dist_to_target"].to_numpy()
-        log.info("Figure 5: step %d, distance to target per query %s", step, np.round(d, 4).tolist())
-
-
-# --------------------------------------------------------------------------- iteration study
-
-
 def _errors_along(traj, x_target) -> np.ndarray:
     """Per-prompt per-component squared error of every state of a trajectory: (K+1, B)."""
     return (((traj - x_target) ** 2).sum(-1) / x_target.shape[-1]).numpy()
@@ -190,7 +60,7 @@ def iteration_errors(batch, start: dict, steps: Sequence[int], gamma_frac: float
     """
     import torch
 
-    from .energy import attention_iterate, dam_iterate
+    from ..energy import attention_iterate, dam_iterate
 
     dtype = dtype or torch.float64
     steps = [int(k) for k in steps]
@@ -281,8 +151,8 @@ def run_iteration_study(out: str, *, case: str, case_params: dict, run_paths: Se
     """Rule hopfield_iterations: the iteration study of one case on ``prompts`` fresh prompts."""
     import torch
 
-    from .io import write_table
-    from .tasks import sample_prompts
+    from ..io import write_table
+    from ..tasks import sample_prompts
 
     torch.set_num_threads(max(1, int(threads)))
     batch = sample_prompts(case, prompts, rng_seed, n=n, L=L, **case_params)
@@ -294,3 +164,5 @@ def run_iteration_study(out: str, *, case: str, case_params: dict, run_paths: Se
     write_table(df, out)
     with_best = best_settings(df)
     log.info("best (K, gamma/alpha) per start:\n%s", with_best.to_string(index=False))
+
+

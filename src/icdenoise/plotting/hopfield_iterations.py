@@ -1,8 +1,8 @@
-"""Hopfield iteration study: MSE after K steps of Eq. 16 against K, per case (columns) and starting weights (rows)."""
+"""Hopfield iterations (beyond the paper, §4): MSE after K steps of Eq. 16 against K, per case (columns) and starting weights (rows)."""
 
 from __future__ import annotations
 
-from ..hopfield_study import MATRIX_START, best_settings
+from ..studies.hopfield_iterations import MATRIX_START, best_settings
 from ..io import read_table
 from . import CASE_TITLES, ESTIMATOR_STYLE, baseline_level, plt, save_figure
 

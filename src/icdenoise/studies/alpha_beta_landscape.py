@@ -1,7 +1,7 @@
-"""Figure 6 tables: α–β landscapes of scaled-identity softmax attention and the points marked on them.
+"""Figure 6 (alpha_beta_landscape): α–β landscapes of scaled-identity softmax attention and the points marked on them.
 
 One vectorised pass per case (:func:`icdenoise.landscape.alpha_beta_landscape`, no loop over grid points)
-on fresh prompts. Marked points: the heuristic weights of the case (:func:`hopfield_study.heuristic_points`),
+on fresh prompts. Marked points: the heuristic weights of the case (:func:`studies.common.heuristic_points`),
 each seed's trained softmax weights as (|α|, |β|) (a seed may converge to the mirrored (−α, −β); for gmm that
 mirror is not an exact symmetry, so the flip is recorded), their seed mean, the grid minimum and the valley
 minimum (best grid β with α optimised exactly). The MSE of every marked point is evaluated exactly on the same
@@ -14,7 +14,7 @@ import logging
 
 import numpy as np
 
-from .hopfield_study import heuristic_points
+from .common import heuristic_points, trained_softmax_weights
 
 log = logging.getLogger("icdenoise")
 
@@ -51,7 +51,7 @@ def landscape_tables(case: str, batch, alphas, betas, params: dict, trained: lis
     """
     import pandas as pd
 
-    from .landscape import alpha_beta_landscape, softmax_readout_moments
+    from ..landscape import alpha_beta_landscape, softmax_readout_moments
 
     ls = alpha_beta_landscape(batch.X, batch.x_query, batch.x_target, alphas, betas, chunk_prompts=chunk_prompts)
     bb, aa = np.meshgrid(ls.betas, ls.alphas, indexing="ij")  # rows β, columns α like ls.mse
@@ -74,15 +74,14 @@ def landscape_tables(case: str, batch, alphas, betas, params: dict, trained: lis
     return grid, points
 
 
-def run_landscape(out_grid: str, out_points: str, *, case: str, case_params: dict, run_paths, n: int, L: int,
+def run_alpha_beta_landscape(out_grid: str, out_points: str, *, case: str, case_params: dict, run_paths, n: int, L: int,
                   prompts: int, alpha_range, beta_range, grid_size: int, subspace_beta: float, rng_seed: int,
                   threads: int = 1) -> None:
-    """Rule landscape: the α–β grid and marked points of one case on ``prompts`` fresh prompts."""
+    """Rule alpha_beta_landscape: the α–β grid and marked points of one case on ``prompts`` fresh prompts."""
     import torch
 
-    from .hopfield_study import trained_softmax_weights
-    from .io import write_table
-    from .tasks import sample_prompts
+    from ..io import write_table
+    from ..tasks import sample_prompts
 
     torch.set_num_threads(max(1, int(threads)))
     batch = sample_prompts(case, prompts, rng_seed, n=n, L=L, **case_params)
@@ -96,5 +95,7 @@ def run_landscape(out_grid: str, out_points: str, *, case: str, case_params: dic
              prompts, n, L, points.drop(columns="description").to_string(index=False))
     outside = points[~points["inside_grid"]]
     if len(outside):
-        log.warning("case %s: points outside the grid (widen landscape.ranges.%s): %s", case, case,
+        log.warning("case %s: points outside the grid (widen alpha_beta_landscape.ranges.%s): %s", case, case,
                     outside[["kind", "seed", "alpha", "beta"]].to_dict("records"))
+
+

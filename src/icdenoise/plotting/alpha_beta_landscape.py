@@ -1,4 +1,4 @@
-"""Figure 6: α–β landscapes of softmax attention with W_KQ = βI, W_PV = αI, one panel per case."""
+"""Figure 6 (alpha_beta_landscape): α–β landscapes of softmax attention with W_KQ = βI, W_PV = αI, one panel per case."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def _panel(ax, fig, grid, points, case):
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=6.8, frameon=False)
 
 
-def plot_fig6(grid, points, out_pdf, out_png) -> None:
+def plot_alpha_beta_landscape(grid, points, out_pdf, out_png) -> None:
     """Figure 6 from the tables of rule gather_landscape."""
     grid = read_table(grid, ["case", "alpha", "beta", "mse"])
     points = read_table(points, ["case", "kind", "point", "seed", "alpha", "beta", "mse", "flipped"])
