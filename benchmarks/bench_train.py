@@ -75,7 +75,8 @@ def main():
             cpus.append((time.process_time() - c0) / args.epochs * 1e3)
         sw, sc, ew, ec = parts(model, batch, device, args.epochs)
         print(
-            f"{model:8s} full epoch: median wall {statistics.median(walls):6.2f} ms, cpu {statistics.median(cpus):6.2f} ms"
+            f"{model:8s} full epoch: median wall {statistics.median(walls):6.2f} ms, "
+            f"cpu {statistics.median(cpus):6.2f} ms"
             f" | train steps wall {sw:6.2f} cpu {sc:6.2f} | exact eval (1000 prompts) wall {ew:6.2f} cpu {ec:6.2f}"
         )
 

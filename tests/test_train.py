@@ -243,7 +243,9 @@ def test_linear_attention_learns_the_finite_L_optimum():
     ratio = trained.mean().item() / opt.mean().item()
     assert 1 - 4 * se_ratio < ratio < 1.04, (ratio, se_ratio)
 
-    bayes = torch.from_numpy(mse_per_component(bayes_optimal_subspace(te.x_query, te.task["basis"], 2.0, 1.0), te.x_target))
+    bayes = torch.from_numpy(
+        mse_per_component(bayes_optimal_subspace(te.x_query, te.task["basis"], 2.0, 1.0), te.x_target)
+    )
     assert (trained - bayes).mean() > 4 * (trained - bayes).std() / math.sqrt(len(bayes))
     assert r.test_mse[-1] > bayes_mse_subspace(n, SUB["d"], SUB["sigma0_2"], SUB["sigma_z2"])
     # far below the zero predictor dσ0²/n = 1

@@ -114,8 +114,9 @@ def plain(value):
     return value
 
 
-def rule_kwargs(sm, *, wildcards: Mapping[str, type] | None = None, threads: bool = False,
-                gpu_token: bool = False) -> dict:
+def rule_kwargs(
+    sm, *, wildcards: Mapping[str, type] | None = None, threads: bool = False, gpu_token: bool = False
+) -> dict:
     """The keyword arguments a rule passes to its study function: every named param (as plain values),
     the given wildcards converted by their type (e.g. ``{"seed": int}``), ``threads`` and the rule's
     ``gpu`` resource token where asked for."""

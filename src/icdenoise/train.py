@@ -65,7 +65,7 @@ class TrainConfig:
             raise ValueError(f"lr_milestones are fractions of the epochs in (0, 1], got {self.lr_milestones}")
 
     @classmethod
-    def from_settings(cls, model: str, epochs: int, settings: dict, **kwargs) -> "TrainConfig":
+    def from_settings(cls, model: str, epochs: int, settings: dict, **kwargs) -> TrainConfig:
         """A config from the workflow's ``train`` settings block (batch_size, lr, lr_milestones, lr_gamma)."""
         return cls(
             model=model,

@@ -1,7 +1,17 @@
-# Figure 6: alpha-beta loss landscapes of scaled-identity softmax attention (App. F), every case.
+# Figure 6 (alpha_beta_landscape): alpha-beta loss landscapes of scaled-identity softmax attention (App. F), every case.
+
+ABL = config["alpha_beta_landscape"]
 
 
-rule landscape:
+FINAL_TARGETS.extend(
+    [
+        f"{RESULTS}/figures/fig6.pdf",
+        f"{RESULTS}/figures/fig6.png",
+    ]
+)
+
+
+rule alpha_beta_landscape:
     """One case's 50 x 50 alpha-beta grid (one vectorised pass) and the points marked on it."""
     input:
         runs=(
@@ -17,28 +27,27 @@ rule landscape:
         grid=f"{RESULTS}/evaluations/landscape/{{case}}_grid.parquet",
         points=f"{RESULTS}/evaluations/landscape/{{case}}_points.parquet",
     log:
-        f"{RESULTS}/logs/landscape/{{case}}.log",
+        f"{RESULTS}/logs/alpha_beta_landscape/{{case}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/landscape/{{case}}.tsv"
+        f"{RESULTS}/benchmarks/alpha_beta_landscape/{{case}}.tsv"
     conda:
         "../../envs/train.yaml"
-    threads: config["landscape"]["threads"]
+    threads: ABL["threads"]
     params:
-        case_params=lambda w: {
-            k: v for k, v in config["cases"][w.case].items() if k != "epochs"
-        },
+        case_params=lambda w: case_params(w.case),
         n=config["n"],
         L=config["L"],
-        prompts=config["landscape"]["prompts"],
-        grid_size=config["landscape"]["grid"],
-        ranges=lambda w: config["landscape"]["ranges"][w.case],
+        prompts=ABL["prompts"],
+        grid_size=ABL["grid"],
+        alpha_range=lambda w: ABL["ranges"][w.case]["alpha"],
+        beta_range=lambda w: ABL["ranges"][w.case]["beta"],
         subspace_beta=config["heuristics"]["subspace_beta"],
         rng_seed=lambda w: seed_for("landscape", w.case),
     script:
-        "../scripts/landscape.py"
+        "../scripts/alpha_beta_landscape.py"
 
 
-rule gather_landscape:
+rule gather_alpha_beta_landscape:
     """The landscape grids and marked points of all cases."""
     input:
         grids=expand(
@@ -51,14 +60,14 @@ rule gather_landscape:
         grid=f"{RESULTS}/tables/landscape.parquet",
         points=f"{RESULTS}/tables/landscape_points.parquet",
     log:
-        f"{RESULTS}/logs/gather_landscape.log",
+        f"{RESULTS}/logs/gather_alpha_beta_landscape.log",
     conda:
         "../../envs/analysis.yaml"
     script:
-        "../scripts/gather_landscape.py"
+        "../scripts/gather_alpha_beta_landscape.py"
 
 
-rule plot_fig6:
+rule plot_alpha_beta_landscape:
     """Figure 6: the landscapes with heuristic, trained and minimum points."""
     input:
         grid=f"{RESULTS}/tables/landscape.parquet",
@@ -66,21 +75,13 @@ rule plot_fig6:
     output:
         pdf=report(
             f"{RESULTS}/figures/fig6.pdf",
-            caption="../report/fig6.rst",
+            caption="../report/alpha_beta_landscape.rst",
             category="Figure 6",
         ),
         png=f"{RESULTS}/figures/fig6.png",
     log:
-        f"{RESULTS}/logs/plot_fig6.log",
+        f"{RESULTS}/logs/plot_alpha_beta_landscape.log",
     conda:
         "../../envs/plot.yaml"
     script:
-        "../scripts/plot_fig6.py"
-
-
-FINAL_TARGETS.extend(
-    [
-        f"{RESULTS}/figures/fig6.pdf",
-        f"{RESULTS}/figures/fig6.png",
-    ]
-)
+        "../scripts/plot_alpha_beta_landscape.py"

@@ -63,6 +63,15 @@ def data_file(wildcards):
     return f"{RESULTS}/data/{wildcards.case}/seed{data_seed(wildcards.seed)}.npz"
 
 
+def case_params(case):
+    """The sampler parameters of a case (its config block without the training-only ``epochs``)."""
+    return {k: v for k, v in config["cases"][case].items() if k != "epochs"}
+
+
+# Training settings that change results; `threads` only changes speed, so it is no rule param.
+TRAIN_SETTINGS = {k: v for k, v in config["train"].items() if k != "threads"}
+
+
 def seed_for(*parts):
     """A job's random seed, derived from base_seed and the job's identity (never from the clock)."""
     return derive_seed(config["base_seed"], *parts)
@@ -95,8 +104,5 @@ def fig3_baselines():
     )
 
 
-# Final targets of the default target: each study file extends this list with its figures.
-FINAL_TARGETS = [
-    f"{RESULTS}/figures/fig3.pdf",
-    f"{RESULTS}/figures/fig3.png",
-]
+# Final targets of the default target: each study's rule file extends this list with its figures.
+FINAL_TARGETS = []

@@ -1,4 +1,4 @@
-# Figure 4a: linear (and softmax) attention trained on the subspace case at each context length L.
+# Figure 4a (context_sweep): linear (and softmax) attention trained on the subspace case at each context length L.
 
 CS = config["context_sweep"]
 
@@ -34,11 +34,9 @@ rule train_context_sweep:
         n=config["n"],
         n_train=config["n_train"],
         n_test=config["n_test"],
-        case_params={
-            k: v for k, v in config["cases"]["subspace"].items() if k != "epochs"
-        },
+        case_params=case_params("subspace"),
         epochs=config["cases"]["subspace"]["epochs"],
-        train_settings=config["train"],
+        train_settings=TRAIN_SETTINGS,
         device=config["device"],
         fresh_prompts=CS["fresh_prompts"],
         data_seed=lambda w: seed_for("context_sweep_data", w.L, w.seed),
@@ -72,7 +70,7 @@ rule gather_context_sweep:
         "../scripts/gather_context_sweep.py"
 
 
-rule plot_fig4a:
+rule plot_context_sweep:
     """Figure 4a: final MSE and alpha*beta against the context length L, from tables only."""
     input:
         table=f"{RESULTS}/tables/context_sweep.parquet",
@@ -80,15 +78,15 @@ rule plot_fig4a:
     output:
         pdf=report(
             f"{RESULTS}/figures/fig4a.pdf",
-            caption="../report/fig4a.rst",
-            category="Figure 4",
+            caption="../report/context_sweep.rst",
+            category="Figure 4a",
         ),
         png=f"{RESULTS}/figures/fig4a.png",
     log:
-        f"{RESULTS}/logs/plot_fig4a.log",
+        f"{RESULTS}/logs/plot_context_sweep.log",
     benchmark:
-        f"{RESULTS}/benchmarks/plot_fig4a.tsv"
+        f"{RESULTS}/benchmarks/plot_context_sweep.tsv"
     conda:
         "../../envs/plot.yaml"
     script:
-        "../scripts/plot_fig4a.py"
+        "../scripts/plot_context_sweep.py"

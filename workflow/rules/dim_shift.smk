@@ -1,4 +1,4 @@
-# Figure 4b: a model trained at one task setting, evaluated with the subspace dimension d (sphere
+# Figure 4b (dim_shift): a model trained at one task setting, evaluated with the subspace dimension d (sphere
 # dimension d, number of centres p) shifted at inference time, for several context lengths L.
 # subspace: linear attention trained here (constant lr, as the authors did);
 # sphere, gmm: the Figure 3 softmax runs are reused (same weights as Figure 3, no extra training).
@@ -33,12 +33,10 @@ rule train_dim_shift:
         n=config["n"],
         n_train=config["n_train"],
         n_test=config["n_test"],
-        case_params={
-            k: v for k, v in config["cases"]["subspace"].items() if k != "epochs"
-        },
+        case_params=case_params("subspace"),
         epochs=config["cases"]["subspace"]["epochs"],
         train_settings={
-            **config["train"],
+            **TRAIN_SETTINGS,
             "lr_milestones": DS["cases"]["subspace"]["lr_milestones"],
         },
         device=config["device"],
@@ -85,13 +83,11 @@ rule dim_shift_oracles:
     conda:
         "../../envs/analysis.yaml"
     params:
-        base_params=lambda w: {
-            k: v for k, v in config["cases"][w.case].items() if k != "epochs"
-        },
+        base_params=lambda w: case_params(w.case),
         n=config["n"],
         eval_values=lambda w: DS["cases"][w.case]["eval_values"],
         num_prompts=DS["oracle_prompts"],
-        rng_seed=lambda w: seed_for("dim_shift_oracles", w.case),
+        seed=lambda w: seed_for("dim_shift_oracles", w.case),
     script:
         "../scripts/dim_shift_oracles.py"
 
@@ -125,7 +121,7 @@ rule gather_dim_shift:
         "../scripts/gather_dim_shift.py"
 
 
-rule plot_fig4b:
+rule plot_dim_shift:
     """Figure 4b: MSE against the shifted parameter per L (trained, untrained, oracles), from tables only."""
     input:
         table=f"{RESULTS}/tables/dim_shift.parquet",
@@ -134,15 +130,15 @@ rule plot_fig4b:
     output:
         pdf=report(
             f"{RESULTS}/figures/fig4b.pdf",
-            caption="../report/fig4b.rst",
-            category="Figure 4",
+            caption="../report/dim_shift.rst",
+            category="Figure 4b",
         ),
         png=f"{RESULTS}/figures/fig4b.png",
     log:
-        f"{RESULTS}/logs/plot_fig4b.log",
+        f"{RESULTS}/logs/plot_dim_shift.log",
     benchmark:
-        f"{RESULTS}/benchmarks/plot_fig4b.tsv"
+        f"{RESULTS}/benchmarks/plot_dim_shift.tsv"
     conda:
         "../../envs/plot.yaml"
     script:
-        "../scripts/plot_fig4b.py"
+        "../scripts/plot_dim_shift.py"

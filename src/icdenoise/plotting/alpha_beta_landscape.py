@@ -1,4 +1,4 @@
-"""Figure 6 (alpha_beta_landscape): α–β landscapes of softmax attention with W_KQ = βI, W_PV = αI, one panel per case."""
+"""Figure 6 (alpha_beta_landscape): α–β landscapes of softmax attention, W_KQ = βI, W_PV = αI, a panel per case."""
 
 from __future__ import annotations
 
@@ -46,8 +46,9 @@ def _panel(ax, fig, grid, points, case):
     M = g.sort_values(["alpha", "beta"])["mse"].to_numpy().reshape(len(alphas), len(betas))  # rows α, cols β
     lo, hi = float(M.min()), float(np.quantile(M, 0.9))
     levels = np.geomspace(lo, max(hi, lo * 1.01), 24)
-    cf = ax.contourf(betas, alphas, np.clip(M, lo, None), levels=levels, norm=LogNorm(lo, levels[-1]),
-                     cmap="magma", extend="max")
+    cf = ax.contourf(
+        betas, alphas, np.clip(M, lo, None), levels=levels, norm=LogNorm(lo, levels[-1]), cmap="magma", extend="max"
+    )
     # the valley: best α for each β on the grid
     ax.plot(betas, alphas[np.argmin(M, axis=0)], ":", color="white", lw=1.0, alpha=0.8)
     pts = points[points["case"] == case]
@@ -69,8 +70,10 @@ def _panel(ax, fig, grid, points, case):
     ax.set_xlabel(r"$\beta$ ($W_{KQ} = \beta I$)")
     ax.set_ylabel(r"$\alpha$ ($W_{PV} = \alpha I$)")
     gm = pts[pts["kind"] == "grid_min"].iloc[0]
-    ax.set_title(f"{CASE_TITLES.get(case, case)}\ngrid min: $\\alpha$ = {gm['alpha']:.2f}, "
-                 f"$\\beta$ = {gm['beta']:.2f}, MSE = {gm['mse']:.4f}")
+    ax.set_title(
+        f"{CASE_TITLES.get(case, case)}\ngrid min: $\\alpha$ = {gm['alpha']:.2f}, "
+        f"$\\beta$ = {gm['beta']:.2f}, MSE = {gm['mse']:.4f}"
+    )
     cb = fig.colorbar(cf, ax=ax, fraction=0.046, pad=0.03)
     cb.set_label("MSE per component (log scale)")
     ticks = np.geomspace(levels[0], levels[-1], 6)
@@ -86,12 +89,14 @@ def plot_alpha_beta_landscape(grid, points, out_pdf, out_png) -> None:
     points = read_table(points, ["case", "kind", "point", "seed", "alpha", "beta", "mse", "flipped"])
     cases = [c for c in CASE_TITLES if c in set(grid["case"])]
     fig, axes = plt.subplots(1, len(cases), figsize=(4.8 * len(cases), 5.2), squeeze=False)
-    for ax, case in zip(axes[0], cases):
+    for ax, case in zip(axes[0], cases, strict=True):
         _panel(ax, fig, grid, points, case)
     n_alpha = grid[grid["case"] == cases[0]]["alpha"].nunique()
     n_beta = grid[grid["case"] == cases[0]]["beta"].nunique()
-    fig.suptitle(f"Figure 6: MSE of softmax attention with scaled-identity weights on a {n_beta} x {n_alpha} grid "
-                 "(dotted: best grid $\\alpha$ per $\\beta$)", y=1.0)
+    fig.suptitle(
+        f"Figure 6: MSE of softmax attention with scaled-identity weights on a {n_beta} x {n_alpha} grid "
+        "(dotted: best grid $\\alpha$ per $\\beta$)",
+        y=1.0,
+    )
     fig.tight_layout()
     save_figure(fig, out_pdf, out_png)
-

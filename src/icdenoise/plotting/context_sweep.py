@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-from matplotlib.lines import Line2D
-
 from ..io import read_table
-from . import CASE_TITLES, ESTIMATOR_STYLE, MODEL_COLORS, plt, save_figure, seed_stats
-
+from . import ESTIMATOR_STYLE, MODEL_COLORS, plt, save_figure, seed_stats
 
 MODEL_TITLES = {"linear": "linear attention (Eq. 11)", "softmax": "softmax attention (Eq. 12, not in the paper)"}
 
@@ -17,8 +13,13 @@ def _mse_vs_L(ax, table, theory, model):
     color = MODEL_COLORS.get(model, "tab:gray")
     Lt = theory["L"].to_numpy()
     which = "" if model == "linear" else " of linear attention"
-    ax.plot(Lt, theory["finite_L_mse"], color="tab:red", lw=1.3,
-            label=rf"finite-$L$ optimum{which}: $\hat x = \gamma^*(L)\,XX^\top\tilde x/L$")
+    ax.plot(
+        Lt,
+        theory["finite_L_mse"],
+        color="tab:red",
+        lw=1.3,
+        label=rf"finite-$L$ optimum{which}: $\hat x = \gamma^*(L)\,XX^\top\tilde x/L$",
+    )
     bayes = float(theory["bayes_mse"].iloc[0])
     st = ESTIMATOR_STYLE["bayes"]
     ax.axhline(bayes, color=st["color"], ls=st["ls"], lw=1.1, label=f"Bayes optimal ({bayes:.4f})")
@@ -40,7 +41,9 @@ def _mse_vs_L(ax, table, theory, model):
 
 def _alpha_beta_vs_L(ax, table, theory):
     Lt = theory["L"].to_numpy()
-    ax.plot(Lt, theory["gamma_star"], color="tab:red", lw=1.3, label=r"$\gamma^*(L) = L/((\sigma_0^2+\sigma_Z^2)(L+d+1))$")
+    ax.plot(
+        Lt, theory["gamma_star"], color="tab:red", lw=1.3, label=r"$\gamma^*(L) = L/((\sigma_0^2+\sigma_Z^2)(L+d+1))$"
+    )
     limit = 1.0 / (float(theory["sigma0_2"].iloc[0]) + float(theory["sigma_z2"].iloc[0]))
     ax.axhline(limit, color="black", ls="--", lw=1.1, label=rf"$L\to\infty$: $1/(\sigma_0^2+\sigma_Z^2)$ = {limit:.4g}")
     notes = []
@@ -48,9 +51,14 @@ def _alpha_beta_vs_L(ax, table, theory):
         sub = table[table["model"] == model]
         mean, lo, hi = seed_stats(sub, "L", "alpha_beta")
         color = MODEL_COLORS[model]
-        ax.plot(mean.index, mean.values, color=color, marker="o", ms=3.2, lw=1.2, label=f"{model}: final $\\alpha\\beta$")
+        ax.plot(
+            mean.index, mean.values, color=color, marker="o", ms=3.2, lw=1.2, label=f"{model}: final $\\alpha\\beta$"
+        )
         ax.fill_between(mean.index, lo.values, hi.values, color=color, alpha=0.18, lw=0)
-        notes.append(f"{model}: $\\alpha\\beta$ = {mean.iloc[0]:.3f} at L={mean.index[0]}, {mean.iloc[-1]:.3f} at L={mean.index[-1]}")
+        notes.append(
+            f"{model}: $\\alpha\\beta$ = {mean.iloc[0]:.3f} at L={mean.index[0]}, "
+            f"{mean.iloc[-1]:.3f} at L={mean.index[-1]}"
+        )
     g = theory.set_index("L")["gamma_star"]
     Lmin, Lmax = int(table["L"].min()), int(table["L"].max())
     notes.append(f"$\\gamma^*$ = {g.loc[Lmin]:.3f} at L={Lmin}, {g.loc[Lmax]:.3f} at L={Lmax}")
@@ -68,7 +76,7 @@ def plot_context_sweep(table, theory, out_pdf, out_png) -> None:
     models = [m for m in MODEL_COLORS if m in set(table["model"])]
     fig, axes = plt.subplots(1, len(models) + 1, figsize=(4.6 * (len(models) + 1), 4.0), squeeze=False)
     axes = axes[0]
-    for ax, model in zip(axes, models):
+    for ax, model in zip(axes[: len(models)], models, strict=True):
         _mse_vs_L(ax, table, theory, model)
     # one y range for the MSE panels, so the models compare at a glance
     lo = min(ax.get_ylim()[0] for ax in axes[: len(models)])
@@ -80,11 +88,10 @@ def plot_context_sweep(table, theory, out_pdf, out_png) -> None:
     r = theory.iloc[0]
     fig.suptitle(
         f"Figure 4a: effect of the training context length (case 1: n={int(r['n'])}, d={int(r['d'])}, "
-        f"$\\sigma_0^2$={r['sigma0_2']:g}, $\\sigma_Z^2$={r['sigma_z2']:g}; {len(seeds)} seed{'s' if len(seeds) > 1 else ''}: mean, min-max band; "
+        f"$\\sigma_0^2$={r['sigma0_2']:g}, $\\sigma_Z^2$={r['sigma_z2']:g}; "
+        f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}: mean, min-max band; "
         "final epoch, not the minimum over training)",
         y=1.0,
     )
     fig.tight_layout()
     save_figure(fig, out_pdf, out_png)
-
-

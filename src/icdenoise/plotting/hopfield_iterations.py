@@ -1,9 +1,12 @@
-"""Hopfield iterations (beyond the paper, §4): MSE after K steps of Eq. 16 against K, per case (columns) and starting weights (rows)."""
+"""Hopfield iterations (hopfield_iterations, beyond the paper, §4): MSE after K steps of Eq. 16 against K.
+
+One column per case, one row per kind of starting weights.
+"""
 
 from __future__ import annotations
 
-from ..studies.hopfield_iterations import MATRIX_START, best_settings
 from ..io import read_table
+from ..studies.hopfield_iterations import MATRIX_START, best_settings
 from . import CASE_TITLES, ESTIMATOR_STYLE, baseline_level, plt, save_figure
 
 GAMMA_COLORS = ["tab:blue", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:olive"]
@@ -46,8 +49,16 @@ def _panel(ax, sub, case, baselines, Ks, fracs, best):
         b = best[(best["case"] == case) & (best["point"] == point)]
         if len(b):
             b = b.iloc[0]
-            ax.scatter([xpos[int(b["K"])]], [b["mse"]], marker="*", s=150, c="gold", edgecolors="black",
-                       linewidths=0.7, zorder=6)
+            ax.scatter(
+                [xpos[int(b["K"])]],
+                [b["mse"]],
+                marker="*",
+                s=150,
+                c="gold",
+                edgecolors="black",
+                linewidths=0.7,
+                zorder=6,
+            )
     k0 = sub[sub["K"] == 0]["mse"].mean()
     ax.axhline(k0, color="0.45", ls=":", lw=1.1)
     ax.text(len(Ks) - 1, k0, f"K = 0: {k0:.4f}", fontsize=6.5, color="0.3", ha="right", va="bottom")
@@ -72,17 +83,28 @@ def _panel(ax, sub, case, baselines, Ks, fracs, best):
             b = b.iloc[0]
             name = "" if point == MATRIX_START else f"{point}: "
             lines.append(f"{name}best K={int(b['K'])}, γ={b['gamma_over_alpha']:g}α, MSE {b['mse']:.4f}; {_verdict(b)}")
-    ax.text(0.02, 0.02, "\n".join(lines), transform=ax.transAxes, fontsize=6.5, va="bottom",
-            bbox=dict(fc="white", ec="0.7", alpha=0.9))
+    ax.text(
+        0.02,
+        0.02,
+        "\n".join(lines),
+        transform=ax.transAxes,
+        fontsize=6.5,
+        va="bottom",
+        bbox=dict(fc="white", ec="0.7", alpha=0.9),
+    )
 
 
 def _legend(fig, fracs, has_prop4):
     from matplotlib.lines import Line2D
 
-    h = [Line2D([], [], color=GAMMA_COLORS[j % len(GAMMA_COLORS)], marker="o", ms=3, lw=1.3, label=_gamma_label(f))
-         for j, f in enumerate(fracs)]
+    h = [
+        Line2D([], [], color=GAMMA_COLORS[j % len(GAMMA_COLORS)], marker="o", ms=3, lw=1.3, label=_gamma_label(f))
+        for j, f in enumerate(fracs)
+    ]
     if has_prop4:
-        h.append(Line2D([], [], color="0.3", ls="--", lw=1.3, label=r"Prop. 4 heuristic $\beta = 1/(\sigma_0^2+\sigma_Z^2)$"))
+        h.append(
+            Line2D([], [], color="0.3", ls="--", lw=1.3, label=r"Prop. 4 heuristic $\beta = 1/(\sigma_0^2+\sigma_Z^2)$")
+        )
     h += [
         Line2D([], [], marker="*", ms=11, ls="", mfc="gold", mec="black", label=r"best (K, $\gamma$)"),
         Line2D([], [], color="0.45", ls=":", lw=1.1, label="K = 0: the noisy query"),
@@ -106,8 +128,21 @@ def verdict_lines(best) -> list[str]:
 
 def plot_hopfield_iterations(iterations, baselines, out_pdf, out_png) -> None:
     """The iteration-study figure from hopfield_iterations.parquet and baselines.parquet."""
-    tab = read_table(iterations, ["case", "point", "seed", "weights", "gamma_over_alpha", "K", "mse",
-                                  "delta_vs_one_step", "delta_se", "num_prompts"])
+    tab = read_table(
+        iterations,
+        [
+            "case",
+            "point",
+            "seed",
+            "weights",
+            "gamma_over_alpha",
+            "K",
+            "mse",
+            "delta_vs_one_step",
+            "delta_se",
+            "num_prompts",
+        ],
+    )
     baselines = read_table(baselines, ["case", "estimator", "split", "mse"])
     best = best_settings(tab)
     cases = [c for c in CASE_TITLES if c in set(tab["case"])]
@@ -125,8 +160,9 @@ def plot_hopfield_iterations(iterations, baselines, out_pdf, out_png) -> None:
             _panel(ax, sub, case, baselines, Ks, fracs, best)
             ax.set_title(f"{CASE_TITLES.get(case, case)}\n{title}")
     n_prompts = int(tab["num_prompts"].iloc[0])
-    fig.suptitle(f"Hopfield iteration study: Eq. 16 from $s(0) = \\tilde x$, {n_prompts} fresh prompts per case",
-                 y=1.01)
+    fig.suptitle(
+        f"Hopfield iteration study: Eq. 16 from $s(0) = \\tilde x$, {n_prompts} fresh prompts per case", y=1.01
+    )
     _legend(fig, fracs, (tab["point"] == "heuristic_prop4").any())
     fig.tight_layout(rect=(0, 0, 1, 0.965))
     fig.text(0.01, -0.005, "\n".join(verdict_lines(best)), fontsize=8, va="top", ha="left")

@@ -24,8 +24,17 @@ def _curves_panel(ax, curves, baselines, case):
         if level is not None:
             st = ESTIMATOR_STYLE[est]
             ax.axhline(level, color=st["color"], ls=st["ls"], lw=1.1, label=st["label"])
-            ax.annotate(f"{level:.4f}", xy=(1.0, level), xycoords=("axes fraction", "data"), xytext=(2, 0),
-                        textcoords="offset points", va="center", ha="left", fontsize=7, color=st["color"])
+            ax.annotate(
+                f"{level:.4f}",
+                xy=(1.0, level),
+                xycoords=("axes fraction", "data"),
+                xytext=(2, 0),
+                textcoords="offset points",
+                va="center",
+                ha="left",
+                fontsize=7,
+                color=st["color"],
+            )
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel(r"MSE per component $\|\hat x - x\|^2/n$")
@@ -33,8 +42,12 @@ def _curves_panel(ax, curves, baselines, case):
 
 
 def _heatmap(ax, fig, matrices, case, model, seed, name):
-    sub = matrices[(matrices["case"] == case) & (matrices["model"] == model) & (matrices["seed"] == seed)
-                   & (matrices["matrix"] == name)]
+    sub = matrices[
+        (matrices["case"] == case)
+        & (matrices["model"] == model)
+        & (matrices["seed"] == seed)
+        & (matrices["matrix"] == name)
+    ]
     if sub.empty:
         ax.set_axis_off()
         return
@@ -60,8 +73,13 @@ def plot_training_dynamics(curves, matrices, weights, baselines, out_pdf, out_pn
     cases = [c for c in CASE_TITLES if c in set(curves["case"])]
     models = [m for m in MODEL_COLORS if m in set(curves["model"])]
     ncol = 1 + 2 * len(models)
-    fig, axes = plt.subplots(len(cases), ncol, figsize=(3.0 + 2.6 * 2 * len(models), 3.0 * len(cases)),
-                             squeeze=False, gridspec_kw={"width_ratios": [1.6] + [1] * (ncol - 1)})
+    fig, axes = plt.subplots(
+        len(cases),
+        ncol,
+        figsize=(3.0 + 2.6 * 2 * len(models), 3.0 * len(cases)),
+        squeeze=False,
+        gridspec_kw={"width_ratios": [1.6] + [1] * (ncol - 1)},
+    )
     for i, case in enumerate(cases):
         _curves_panel(axes[i, 0], curves, baselines, case)
         for j, model in enumerate(models):
@@ -69,12 +87,21 @@ def plot_training_dynamics(curves, matrices, weights, baselines, out_pdf, out_pn
                 _heatmap(axes[i, 1 + 2 * j + k], fig, matrices, case, model, heatmap_seed, name)
     handles = {}
     for ax in axes[:, 0]:
-        for h, lab in zip(*ax.get_legend_handles_labels()):
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(lab, h)
-    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=min(len(handles), 7), frameon=False,
-               bbox_to_anchor=(0.5, -0.035))
+    fig.legend(
+        handles.values(),
+        handles.keys(),
+        loc="lower center",
+        ncol=min(len(handles), 7),
+        frameon=False,
+        bbox_to_anchor=(0.5, -0.035),
+    )
     seeds = sorted(set(curves["seed"]))
-    fig.suptitle(f"Figure 3: one-layer attention trained to denoise in context ({len(seeds)} seeds: mean and "
-                 f"min-max band of the exact per-epoch MSE; weights of seed {heatmap_seed})", y=1.0)
+    fig.suptitle(
+        f"Figure 3: one-layer attention trained to denoise in context ({len(seeds)} seeds: mean and "
+        f"min-max band of the exact per-epoch MSE; weights of seed {heatmap_seed})",
+        y=1.0,
+    )
     fig.tight_layout()
     save_figure(fig, out_pdf, out_png)

@@ -57,15 +57,29 @@ def model_mse(model: str, X, x_query, x_target, W_KQ, W_PV, chunk: int = 250) ->
 
 
 def train_one(
-    *, case, model, L, n, n_train, n_test, case_params, epochs, train_settings, data_seed, train_seed,
-    device, threads, label,
+    *,
+    case,
+    model,
+    L,
+    n,
+    n_train,
+    n_test,
+    case_params,
+    epochs,
+    train_settings,
+    data_seed,
+    train_seed,
+    device,
+    threads,
+    label,
 ):
     """Sample n_train + n_test prompts of ``case`` at context length L from ``data_seed`` and train ``model``."""
     from ..train import TrainConfig, train
 
     batch = sample_prompts(case, n_train + n_test, data_seed, n=n, L=L, **case_params)
-    cfg = TrainConfig.from_settings(model, epochs, train_settings, seed=int(train_seed), device=device,
-                                    threads=threads, label=label)
+    cfg = TrainConfig.from_settings(
+        model, epochs, train_settings, seed=int(train_seed), device=device, threads=threads, label=label
+    )
     res = train(batch.subset(slice(0, n_train)), batch.subset(slice(n_train, None)), cfg)
     return batch, cfg, res
 
@@ -91,16 +105,26 @@ def heuristic_points(case: str, params: dict, subspace_beta: float) -> list[dict
         b = float(subspace_beta)
         if not b > 0:
             raise ValueError(f"subspace_beta must be > 0, got {subspace_beta!r}")
-        return [dict(point="heuristic", alpha=1.0 / (b * (s0 + sz)), beta=b,
-                     description="small beta: alpha*beta = 1/(s0^2+sZ^2)")]
+        return [
+            dict(
+                point="heuristic",
+                alpha=1.0 / (b * (s0 + sz)),
+                beta=b,
+                description="small beta: alpha*beta = 1/(s0^2+sZ^2)",
+            )
+        ]
     if case == "sphere":
         return [dict(point="heuristic", alpha=1.0, beta=1.0 / sz, description="alpha = 1, beta = 1/sZ^2")]
     if case == "gmm":
         s0 = float(params["sigma0_2"])
         return [
             dict(point="heuristic", alpha=1.0, beta=1.0 / sz, description="alpha = 1, beta = 1/sZ^2 (Eq. 8)"),
-            dict(point="heuristic_prop4", alpha=1.0, beta=1.0 / (s0 + sz),
-                 description="alpha = 1, beta = 1/(s0^2+sZ^2) (Prop. 4)"),
+            dict(
+                point="heuristic_prop4",
+                alpha=1.0,
+                beta=1.0 / (s0 + sz),
+                description="alpha = 1, beta = 1/(s0^2+sZ^2) (Prop. 4)",
+            ),
         ]
     raise ValueError(f"unknown case {case!r}")
 
@@ -117,8 +141,13 @@ def trained_softmax_weights(run_paths: Sequence[str], case: str | None = None) -
             continue
         W_KQ = np.asarray(arrays["W_KQ"], dtype=np.float64)
         W_PV = np.asarray(arrays["W_PV"], dtype=np.float64)
-        out.append(dict(seed=int(meta["seed"]), alpha=float(np.mean(np.diag(W_PV))),
-                        beta=float(np.mean(np.diag(W_KQ))), W_KQ=W_KQ, W_PV=W_PV))
+        out.append(
+            dict(
+                seed=int(meta["seed"]),
+                alpha=float(np.mean(np.diag(W_PV))),
+                beta=float(np.mean(np.diag(W_KQ))),
+                W_KQ=W_KQ,
+                W_PV=W_PV,
+            )
+        )
     return sorted(out, key=lambda r: r["seed"])
-
-

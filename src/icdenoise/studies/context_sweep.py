@@ -21,16 +21,33 @@ log = logging.getLogger("icdenoise")
 
 #: Column dtypes of the tables written here (explicit, so empty or odd inputs cannot change them).
 CONTEXT_SWEEP_COLUMNS = {
-    "model": "string", "L": "int64", "seed": "int64", "epochs": "int64",
-    "train_mse": "float64", "test_mse": "float64", "min_test_mse": "float64",
-    "fresh_mse": "float64", "fresh_mse_se": "float64",
-    "alpha": "float64", "beta": "float64", "alpha_beta": "float64", "dist_KQ": "float64", "dist_PV": "float64",
+    "model": "string",
+    "L": "int64",
+    "seed": "int64",
+    "epochs": "int64",
+    "train_mse": "float64",
+    "test_mse": "float64",
+    "min_test_mse": "float64",
+    "fresh_mse": "float64",
+    "fresh_mse_se": "float64",
+    "alpha": "float64",
+    "beta": "float64",
+    "alpha_beta": "float64",
+    "dist_KQ": "float64",
+    "dist_PV": "float64",
 }
 
 
 CONTEXT_THEORY_COLUMNS = {
-    "L": "int64", "n": "int64", "d": "int64", "sigma0_2": "float64", "sigma_z2": "float64",
-    "gamma_star": "float64", "finite_L_mse": "float64", "bayes_mse": "float64", "zero_mse": "float64",
+    "L": "int64",
+    "n": "int64",
+    "d": "int64",
+    "sigma0_2": "float64",
+    "sigma_z2": "float64",
+    "gamma_star": "float64",
+    "finite_L_mse": "float64",
+    "bayes_mse": "float64",
+    "zero_mse": "float64",
 }
 
 
@@ -64,24 +81,57 @@ def train_context_sweep(
     for model, out in outs.items():
         label = f"context_sweep L={L} model={model} seed={seed}"
         batch, cfg, res = train_one(
-            case="subspace", model=model, L=L, n=n, n_train=n_train, n_test=n_test, case_params=case_params,
-            epochs=epochs, train_settings=train_settings, data_seed=data_seed, train_seed=train_seeds[model],
-            device=device, threads=threads, label=label,
+            case="subspace",
+            model=model,
+            L=L,
+            n=n,
+            n_train=n_train,
+            n_test=n_test,
+            case_params=case_params,
+            epochs=epochs,
+            train_settings=train_settings,
+            data_seed=data_seed,
+            train_seed=train_seeds[model],
+            device=device,
+            threads=threads,
+            label=label,
         )
         fresh_mse, fresh_se = float("nan"), float("nan")
         if fresh is not None:
             fresh_mse, fresh_se = mean_se(model_mse(model, fresh.X, fresh.x_query, fresh.x_target, res.W_KQ, res.W_PV))
-        arrays, meta = run_record(res, cfg, {
-            "study": "context_sweep", "case": "subspace", "model": model, "L": int(L), "seed": int(seed),
-            "train_seed": int(train_seeds[model]), "data_seed": int(data_seed), "epochs": int(epochs),
-            "n_train": int(n_train), "n_test": int(n_test), "prompt_params": batch.params,
-            "fresh_prompts": int(fresh_prompts), "fresh_seed": int(fresh_seed),
-            "fresh_mse": fresh_mse, "fresh_mse_se": fresh_se,
-        })
+        arrays, meta = run_record(
+            res,
+            cfg,
+            {
+                "study": "context_sweep",
+                "case": "subspace",
+                "model": model,
+                "L": int(L),
+                "seed": int(seed),
+                "train_seed": int(train_seeds[model]),
+                "data_seed": int(data_seed),
+                "epochs": int(epochs),
+                "n_train": int(n_train),
+                "n_test": int(n_test),
+                "prompt_params": batch.params,
+                "fresh_prompts": int(fresh_prompts),
+                "fresh_seed": int(fresh_seed),
+                "fresh_mse": fresh_mse,
+                "fresh_mse_se": fresh_se,
+            },
+        )
         save_run(out, arrays, meta)
-        log.info("%s: %d epochs in %.2f s on %s; final train %.5f test %.5f fresh %.5f alpha*beta %.4f",
-                 label, epochs, res.seconds, res.device, res.train_mse[-1], res.test_mse[-1], fresh_mse,
-                 res.alpha[-1] * res.beta[-1])
+        log.info(
+            "%s: %d epochs in %.2f s on %s; final train %.5f test %.5f fresh %.5f alpha*beta %.4f",
+            label,
+            epochs,
+            res.seconds,
+            res.device,
+            res.train_mse[-1],
+            res.test_mse[-1],
+            fresh_mse,
+            res.alpha[-1] * res.beta[-1],
+        )
         metas[model] = meta
     return metas
 
@@ -90,14 +140,25 @@ def context_sweep_theory(L_values, n: int, d: int, sigma0_2: float, sigma_z2: fl
     """Closed forms along L (case 1): γ*(L), the finite-L MSE at γ*(L), the Bayes and zero-predictor MSEs."""
     import pandas as pd
 
-    from ..bayes import bayes_mse_subspace, linear_attention_finite_L_mse, linear_attention_gamma_star, zero_predictor_mse
+    from ..bayes import (
+        bayes_mse_subspace,
+        linear_attention_finite_L_mse,
+        linear_attention_gamma_star,
+        zero_predictor_mse,
+    )
 
     rows = [
-        dict(L=int(L), n=n, d=d, sigma0_2=sigma0_2, sigma_z2=sigma_z2,
-             gamma_star=linear_attention_gamma_star(L, d, sigma0_2, sigma_z2),
-             finite_L_mse=linear_attention_finite_L_mse(L, n, d, sigma0_2, sigma_z2),
-             bayes_mse=bayes_mse_subspace(n, d, sigma0_2, sigma_z2),
-             zero_mse=zero_predictor_mse("subspace", n, d=d, sigma0_2=sigma0_2))
+        dict(
+            L=int(L),
+            n=n,
+            d=d,
+            sigma0_2=sigma0_2,
+            sigma_z2=sigma_z2,
+            gamma_star=linear_attention_gamma_star(L, d, sigma0_2, sigma_z2),
+            finite_L_mse=linear_attention_finite_L_mse(L, n, d, sigma0_2, sigma_z2),
+            bayes_mse=bayes_mse_subspace(n, d, sigma0_2, sigma_z2),
+            zero_mse=zero_predictor_mse("subspace", n, d=d, sigma0_2=sigma0_2),
+        )
         for L in L_values
     ]
     return pd.DataFrame(rows, columns=list(CONTEXT_THEORY_COLUMNS)).astype(CONTEXT_THEORY_COLUMNS)
@@ -107,18 +168,28 @@ def gather_context_sweep(run_paths: list[str], out_table: str, out_theory: str) 
     """Fig. 4a runs -> context_sweep.parquet (one row per model, L, seed) and the theory curve along L."""
     import pandas as pd
 
-
     rows, params = [], None
     for path in sorted(run_paths):
         arrays, meta = load_run(path)
         a, b = float(arrays["alpha"][-1]), float(arrays["beta"][-1])
-        rows.append(dict(
-            model=meta["model"], L=meta["L"], seed=meta["seed"], epochs=meta["epochs"],
-            train_mse=float(arrays["train_mse"][-1]), test_mse=float(arrays["test_mse"][-1]),
-            min_test_mse=float(np.min(arrays["test_mse"])),
-            fresh_mse=meta["fresh_mse"], fresh_mse_se=meta["fresh_mse_se"],
-            alpha=a, beta=b, alpha_beta=a * b, dist_KQ=meta["dist_KQ"], dist_PV=meta["dist_PV"],
-        ))
+        rows.append(
+            dict(
+                model=meta["model"],
+                L=meta["L"],
+                seed=meta["seed"],
+                epochs=meta["epochs"],
+                train_mse=float(arrays["train_mse"][-1]),
+                test_mse=float(arrays["test_mse"][-1]),
+                min_test_mse=float(np.min(arrays["test_mse"])),
+                fresh_mse=meta["fresh_mse"],
+                fresh_mse_se=meta["fresh_mse_se"],
+                alpha=a,
+                beta=b,
+                alpha_beta=a * b,
+                dist_KQ=meta["dist_KQ"],
+                dist_PV=meta["dist_PV"],
+            )
+        )
         p = meta["prompt_params"]
         p = (int(p["n"]), int(p["d"]), float(p["sigma0_2"]), float(p["sigma_z2"]))
         if params is not None and p != params:
@@ -133,5 +204,3 @@ def gather_context_sweep(run_paths: list[str], out_table: str, out_theory: str) 
     n, d, s0, sz = params
     write_table(context_sweep_theory(range(int(Ls.min()), int(Ls.max()) + 1), n, d, s0, sz), out_theory)
     log.info("context sweep: %d runs, L = %s", len(df), sorted(set(Ls.tolist())))
-
-

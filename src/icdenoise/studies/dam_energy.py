@@ -13,6 +13,7 @@ import numpy as np
 
 log = logging.getLogger("icdenoise")
 
+
 def circle_context(L: int, R: float, seed: int) -> np.ndarray:
     """L points uniform on the radius-R circle in R² (numpy PCG64): (L, 2)."""
     rng = np.random.default_rng(int(seed))
@@ -29,8 +30,20 @@ def circle_queries(num: int, R: float, sigma_z2: float, seed: int) -> tuple[np.n
     return targets, queries
 
 
-def dam_energy_tables(*, R: float, L: int, sigma_z2: float, alpha: float, beta: float, gamma_frac: float,
-                num_queries: int, num_steps: int, extent: float, grid: int, seed: int) -> dict:
+def dam_energy_tables(
+    *,
+    R: float,
+    L: int,
+    sigma_z2: float,
+    alpha: float,
+    beta: float,
+    gamma_frac: float,
+    num_queries: int,
+    num_steps: int,
+    extent: float,
+    grid: int,
+    seed: int,
+) -> dict:
     """Figure 5 (n = 2, d = 1): the DAM energy on a grid, the context, and Eq.-16 trajectories of noisy queries.
 
     Returns {"trajectories", "energy", "context"} DataFrames:
@@ -54,16 +67,18 @@ def dam_energy_tables(*, R: float, L: int, sigma_z2: float, alpha: float, beta: 
     K1, m = traj.shape[0], traj.shape[1]
     pts = traj.numpy()
     tgt = np.broadcast_to(targets, pts.shape)
-    traj_df = pd.DataFrame({
-        "query_id": np.tile(np.arange(m), K1),
-        "step": np.repeat(np.arange(K1), m),
-        "x": pts[..., 0].ravel(),
-        "y": pts[..., 1].ravel(),
-        "energy": E_traj.numpy().ravel(),
-        "target_x": tgt[..., 0].ravel(),
-        "target_y": tgt[..., 1].ravel(),
-        "dist_to_target": np.linalg.norm(pts - tgt, axis=-1).ravel(),
-    })
+    traj_df = pd.DataFrame(
+        {
+            "query_id": np.tile(np.arange(m), K1),
+            "step": np.repeat(np.arange(K1), m),
+            "x": pts[..., 0].ravel(),
+            "y": pts[..., 1].ravel(),
+            "energy": E_traj.numpy().ravel(),
+            "target_x": tgt[..., 0].ravel(),
+            "target_y": tgt[..., 1].ravel(),
+            "dist_to_target": np.linalg.norm(pts - tgt, axis=-1).ravel(),
+        }
+    )
     traj_df["alpha"], traj_df["beta"], traj_df["gamma"] = float(alpha), float(beta), gamma
 
     axis = np.linspace(-extent, extent, grid)
@@ -73,7 +88,9 @@ def dam_energy_tables(*, R: float, L: int, sigma_z2: float, alpha: float, beta: 
     energy_df = pd.DataFrame({"x": gx.ravel(), "y": gy.ravel(), "energy": energy})
     context_df = pd.DataFrame({"token": np.arange(L), "x": context[:, 0], "y": context[:, 1]})
     return {
-        "trajectories": traj_df.astype({"query_id": "int64", "step": "int64", **{c: "float64" for c in traj_df.columns[2:]}}),
+        "trajectories": traj_df.astype(
+            {"query_id": "int64", "step": "int64", **{c: "float64" for c in traj_df.columns[2:]}}
+        ),
         "energy": energy_df.astype("float64"),
         "context": context_df.astype({"token": "int64", "x": "float64", "y": "float64"}),
     }
@@ -84,9 +101,19 @@ def run_dam_energy(out_trajectories: str, out_energy: str, out_context: str, *, 
     from ..io import write_table
 
     s = dict(settings)
-    tables = dam_energy_tables(R=s["R"], L=s["L"], sigma_z2=s["sigma_z2"], alpha=s["alpha"], beta=s["beta"],
-                         gamma_frac=s["gamma_frac"], num_queries=s["num_queries"], num_steps=max(s["panels"]),
-                         extent=s["extent"], grid=s["grid"], seed=seed)
+    tables = dam_energy_tables(
+        R=s["R"],
+        L=s["L"],
+        sigma_z2=s["sigma_z2"],
+        alpha=s["alpha"],
+        beta=s["beta"],
+        gamma_frac=s["gamma_frac"],
+        num_queries=s["num_queries"],
+        num_steps=max(s["panels"]),
+        extent=s["extent"],
+        grid=s["grid"],
+        seed=seed,
+    )
     write_table(tables["trajectories"], out_trajectories)
     write_table(tables["energy"], out_energy)
     write_table(tables["context"], out_context)
@@ -94,5 +121,3 @@ def run_dam_energy(out_trajectories: str, out_energy: str, out_context: str, *, 
     for step in sorted({0, 1, max(s["panels"])}):
         d = tr[tr["step"] == step]["dist_to_target"].to_numpy()
         log.info("Figure 5: step %d, distance to target per query %s", step, np.round(d, 4).tolist())
-
-

@@ -27,21 +27,44 @@ SHIFT_MODEL = {"subspace": "linear", "sphere": "softmax", "gmm": "softmax"}
 
 
 DIM_SHIFT_COLUMNS = {
-    "case": "string", "model": "string", "param": "string", "n": "int64", "train_value": "int64", "eval_value": "int64",
-    "train_L": "int64", "L": "int64", "model_state": "string", "seed": "int64", "num_prompts": "int64",
-    "mse": "float64", "mse_se": "float64", "alpha": "float64", "beta": "float64",
+    "case": "string",
+    "model": "string",
+    "param": "string",
+    "n": "int64",
+    "train_value": "int64",
+    "eval_value": "int64",
+    "train_L": "int64",
+    "L": "int64",
+    "model_state": "string",
+    "seed": "int64",
+    "num_prompts": "int64",
+    "mse": "float64",
+    "mse_se": "float64",
+    "alpha": "float64",
+    "beta": "float64",
 }
 
 
 DIM_SHIFT_ORACLE_COLUMNS = {
-    "case": "string", "param": "string", "eval_value": "int64", "estimator": "string", "source": "string",
-    "num_prompts": "int64", "mse": "float64", "mse_se": "float64",
+    "case": "string",
+    "param": "string",
+    "eval_value": "int64",
+    "estimator": "string",
+    "source": "string",
+    "num_prompts": "int64",
+    "mse": "float64",
+    "mse_se": "float64",
 }
 
 
 DIM_SHIFT_THEORY_COLUMNS = {
-    "case": "string", "param": "string", "eval_value": "int64", "L": "int64", "estimator": "string",
-    "gamma": "float64", "mse": "float64",
+    "case": "string",
+    "param": "string",
+    "eval_value": "int64",
+    "L": "int64",
+    "estimator": "string",
+    "gamma": "float64",
+    "mse": "float64",
 }
 
 
@@ -66,18 +89,50 @@ def train_dim_shift(
     prepare_torch(threads, gpu_token, device)
     label = f"dim_shift subspace L={L} model=linear seed={seed}"
     batch, cfg, res = train_one(
-        case="subspace", model="linear", L=L, n=n, n_train=n_train, n_test=n_test, case_params=case_params,
-        epochs=epochs, train_settings=train_settings, data_seed=data_seed, train_seed=train_seed,
-        device=device, threads=threads, label=label,
+        case="subspace",
+        model="linear",
+        L=L,
+        n=n,
+        n_train=n_train,
+        n_test=n_test,
+        case_params=case_params,
+        epochs=epochs,
+        train_settings=train_settings,
+        data_seed=data_seed,
+        train_seed=train_seed,
+        device=device,
+        threads=threads,
+        label=label,
     )
-    arrays, meta = run_record(res, cfg, {
-        "study": "dim_shift", "case": "subspace", "model": "linear", "L": int(L), "seed": int(seed),
-        "train_seed": int(train_seed), "data_seed": int(data_seed), "epochs": int(epochs),
-        "n_train": int(n_train), "n_test": int(n_test), "prompt_params": batch.params,
-    })
+    arrays, meta = run_record(
+        res,
+        cfg,
+        {
+            "study": "dim_shift",
+            "case": "subspace",
+            "model": "linear",
+            "L": int(L),
+            "seed": int(seed),
+            "train_seed": int(train_seed),
+            "data_seed": int(data_seed),
+            "epochs": int(epochs),
+            "n_train": int(n_train),
+            "n_test": int(n_test),
+            "prompt_params": batch.params,
+        },
+    )
     save_run(out, arrays, meta)
-    log.info("%s: %d epochs in %.2f s on %s; final train %.5f test %.5f alpha %.4f beta %.4f",
-             label, epochs, res.seconds, res.device, res.train_mse[-1], res.test_mse[-1], res.alpha[-1], res.beta[-1])
+    log.info(
+        "%s: %d epochs in %.2f s on %s; final train %.5f test %.5f alpha %.4f beta %.4f",
+        label,
+        epochs,
+        res.seconds,
+        res.device,
+        res.train_mse[-1],
+        res.test_mse[-1],
+        res.alpha[-1],
+        res.beta[-1],
+    )
     return meta
 
 
@@ -131,13 +186,33 @@ def evaluate_dim_shift(
             X = batch.X[:, :L]
             for state, (W_KQ, W_PV) in states.items():
                 mse, se = mean_se(model_mse(model, X, batch.x_query, batch.x_target, W_KQ, W_PV))
-                rows.append(dict(
-                    case=case, model=model, param=param, n=n, train_value=int(base[param]), eval_value=int(value),
-                    train_L=train_L, L=L, model_state=state, seed=int(seed), num_prompts=int(eval_prompts),
-                    mse=mse, mse_se=se, alpha=float(np.mean(np.diag(W_PV))), beta=float(np.mean(np.diag(W_KQ))),
-                ))
-        log.info("%s %s=%d: trained MSE per component at L=%s: %s", case, param, value, sorted(L_eval),
-                 [round(r["mse"], 5) for r in rows if r["eval_value"] == value and r["model_state"] == "trained"])
+                rows.append(
+                    dict(
+                        case=case,
+                        model=model,
+                        param=param,
+                        n=n,
+                        train_value=int(base[param]),
+                        eval_value=int(value),
+                        train_L=train_L,
+                        L=L,
+                        model_state=state,
+                        seed=int(seed),
+                        num_prompts=int(eval_prompts),
+                        mse=mse,
+                        mse_se=se,
+                        alpha=float(np.mean(np.diag(W_PV))),
+                        beta=float(np.mean(np.diag(W_KQ))),
+                    )
+                )
+        log.info(
+            "%s %s=%d: trained MSE per component at L=%s: %s",
+            case,
+            param,
+            value,
+            sorted(L_eval),
+            [round(r["mse"], 5) for r in rows if r["eval_value"] == value and r["model_state"] == "trained"],
+        )
     write_json({"rows": rows, "run": str(run_path)}, out)
     return rows
 
@@ -158,19 +233,53 @@ def dim_shift_oracles(
         params = shifted_params(case, base_params, value)
         if case == "subspace":
             d, s0, sz = params["d"], params["sigma0_2"], params["sigma_z2"]
-            closed = {"zero": bayes.zero_predictor_mse(case, n, **params), "bayes": bayes.bayes_mse_subspace(n, d, s0, sz),
-                      "projection": d / n * sz}
+            closed = {
+                "zero": bayes.zero_predictor_mse(case, n, **params),
+                "bayes": bayes.bayes_mse_subspace(n, d, s0, sz),
+                "projection": d / n * sz,
+            }
             for est, mse in closed.items():
-                rows.append(dict(case=case, param=param, eval_value=int(value), estimator=est, source="theory",
-                                 num_prompts=0, mse=float(mse), mse_se=0.0))
+                rows.append(
+                    dict(
+                        case=case,
+                        param=param,
+                        eval_value=int(value),
+                        estimator=est,
+                        source="theory",
+                        num_prompts=0,
+                        mse=float(mse),
+                        mse_se=0.0,
+                    )
+                )
             continue
-        mc = bayes.bayes_mse_monte_carlo(case, num_prompts, derive_seed(seed, param, int(value)), n,
-                                         return_se=True, **params)
+        mc = bayes.bayes_mse_monte_carlo(
+            case, num_prompts, derive_seed(seed, param, int(value)), n, return_se=True, **params
+        )
         for est in mc["mean"]:
-            rows.append(dict(case=case, param=param, eval_value=int(value), estimator=est, source="monte_carlo",
-                             num_prompts=int(num_prompts), mse=mc["mean"][est], mse_se=mc["se"][est]))
-        rows.append(dict(case=case, param=param, eval_value=int(value), estimator="zero", source="theory",
-                         num_prompts=0, mse=bayes.zero_predictor_mse(case, n, **params), mse_se=0.0))
+            rows.append(
+                dict(
+                    case=case,
+                    param=param,
+                    eval_value=int(value),
+                    estimator=est,
+                    source="monte_carlo",
+                    num_prompts=int(num_prompts),
+                    mse=mc["mean"][est],
+                    mse_se=mc["se"][est],
+                )
+            )
+        rows.append(
+            dict(
+                case=case,
+                param=param,
+                eval_value=int(value),
+                estimator="zero",
+                source="theory",
+                num_prompts=0,
+                mse=bayes.zero_predictor_mse(case, n, **params),
+                mse_se=0.0,
+            )
+        )
     df = pd.DataFrame(rows, columns=list(DIM_SHIFT_ORACLE_COLUMNS)).astype(DIM_SHIFT_ORACLE_COLUMNS)
     write_table(df, out)
     log.info("oracles of %s at %s = %s:\n%s", case, param, list(eval_values), df.to_string(index=False))
@@ -190,15 +299,35 @@ def dim_shift_theory(dim_shift, n: int, sigma0_2: float, sigma_z2: float):
         gamma_trained = float((per_seed["alpha"] * per_seed["beta"]).mean())
         for (d, L), _ in sub.groupby(["eval_value", "L"]):
             d, L = int(d), int(L)
-            for est, g in (("scaled_identity_trained", gamma_trained),
-                           ("scaled_identity_optimal", linear_attention_gamma_star(L, d, sigma0_2, sigma_z2))):
-                rows.append(dict(case="subspace", param="d", eval_value=d, L=L, estimator=est, gamma=g,
-                                 mse=linear_attention_finite_L_mse(L, n, d, sigma0_2, sigma_z2, gamma=g)))
+            for est, g in (
+                ("scaled_identity_trained", gamma_trained),
+                ("scaled_identity_optimal", linear_attention_gamma_star(L, d, sigma0_2, sigma_z2)),
+            ):
+                rows.append(
+                    dict(
+                        case="subspace",
+                        param="d",
+                        eval_value=d,
+                        L=L,
+                        estimator=est,
+                        gamma=g,
+                        mse=linear_attention_finite_L_mse(L, n, d, sigma0_2, sigma_z2, gamma=g),
+                    )
+                )
     return pd.DataFrame(rows, columns=list(DIM_SHIFT_THEORY_COLUMNS)).astype(DIM_SHIFT_THEORY_COLUMNS)
 
 
-def gather_dim_shift(eval_paths: list[str], oracle_paths: list[str], out_table: str, out_oracles: str,
-                     out_theory: str, *, n: int, sigma0_2: float, sigma_z2: float) -> None:
+def gather_dim_shift(
+    eval_paths: list[str],
+    oracle_paths: list[str],
+    out_table: str,
+    out_oracles: str,
+    out_theory: str,
+    *,
+    n: int,
+    sigma0_2: float,
+    sigma_z2: float,
+) -> None:
     """Fig. 4b evaluations (JSON rows) and oracles -> dim_shift, dim_shift_oracles, dim_shift_theory tables.
 
     ``n, sigma0_2, sigma_z2`` are the subspace case's (for the finite-L theory rows)."""
@@ -218,10 +347,11 @@ def gather_dim_shift(eval_paths: list[str], oracle_paths: list[str], out_table: 
     df = pd.DataFrame(rows, columns=list(DIM_SHIFT_COLUMNS)).astype(DIM_SHIFT_COLUMNS)
     df = df.sort_values(["case", "seed", "eval_value", "L", "model_state"], ignore_index=True)
     write_table(df, out_table)
-    oracles = pd.concat([read_table(p) for p in sorted(oracle_paths)], ignore_index=True) if oracle_paths else \
-        pd.DataFrame(columns=list(DIM_SHIFT_ORACLE_COLUMNS))
+    oracles = (
+        pd.concat([read_table(p) for p in sorted(oracle_paths)], ignore_index=True)
+        if oracle_paths
+        else pd.DataFrame(columns=list(DIM_SHIFT_ORACLE_COLUMNS))
+    )
     write_table(oracles.astype(DIM_SHIFT_ORACLE_COLUMNS), out_oracles)
     write_table(dim_shift_theory(df, n, sigma0_2, sigma_z2), out_theory)
     log.info("dim shift: %d rows over cases %s", len(df), sorted(set(df["case"])))
-
-

@@ -1,4 +1,4 @@
-"""Hopfield iterations (beyond the paper, §4): MSE after K gradient steps of Eq. 16 from trained and heuristic weights.
+"""Hopfield iterations (hopfield_iterations, beyond the paper, §4): MSE after K gradient steps of Eq. 16.
 
 Science on top of :mod:`icdenoise.energy`; :func:`iteration_table` returns a DataFrame with explicit dtypes and
 :func:`run_iteration_study` is what the rule calls. All MSEs are per component, ‖x̂ − x‖²/n, prompt means.
@@ -36,14 +36,29 @@ def iteration_starts(case: str, params: dict, trained: list[dict], subspace_beta
     """Starting weights of the iteration study: heuristics, mean trained |α|, |β|, and each seed's matrices."""
     starts = [dict(p, seed=-1, weights="scaled_identity") for p in heuristic_points(case, params, subspace_beta)]
     if trained:
-        starts.append(dict(point="trained_mean", seed=-1, weights="scaled_identity",
-                           alpha=float(np.mean([abs(t["alpha"]) for t in trained])),
-                           beta=float(np.mean([abs(t["beta"]) for t in trained])),
-                           description=f"mean over {len(trained)} seeds of |alpha|, |beta|"))
+        starts.append(
+            dict(
+                point="trained_mean",
+                seed=-1,
+                weights="scaled_identity",
+                alpha=float(np.mean([abs(t["alpha"]) for t in trained])),
+                beta=float(np.mean([abs(t["beta"]) for t in trained])),
+                description=f"mean over {len(trained)} seeds of |alpha|, |beta|",
+            )
+        )
         for t in trained:
-            starts.append(dict(point=MATRIX_START, seed=t["seed"], weights="matrices", alpha=t["alpha"],
-                               beta=t["beta"], W_KQ=t["W_KQ"], W_PV=t["W_PV"],
-                               description="trained W_KQ, W_PV of one seed"))
+            starts.append(
+                dict(
+                    point=MATRIX_START,
+                    seed=t["seed"],
+                    weights="matrices",
+                    alpha=t["alpha"],
+                    beta=t["beta"],
+                    W_KQ=t["W_KQ"],
+                    W_PV=t["W_PV"],
+                    description="trained W_KQ, W_PV of one seed",
+                )
+            )
     return starts
 
 
@@ -71,8 +86,9 @@ def iteration_errors(batch, start: dict, steps: Sequence[int], gamma_frac: float
     if start["weights"] == "matrices":
         W_KQ = torch.as_tensor(start["W_KQ"]).to(dtype)
         W_PV = torch.as_tensor(start["W_PV"]).to(dtype)
-        traj = attention_iterate(X, xq, W_KQ, W_PV, K_max, gamma_frac, return_trajectory=True,
-                                 X_T=X.transpose(1, 2).contiguous())
+        traj = attention_iterate(
+            X, xq, W_KQ, W_PV, K_max, gamma_frac, return_trajectory=True, X_T=X.transpose(1, 2).contiguous()
+        )
     else:
         a, b = float(start["alpha"]), float(start["beta"])
         traj = dam_iterate(xq, X, a, b, gamma_frac * a, K_max, return_trajectory=True)
@@ -101,21 +117,49 @@ def iteration_table(case: str, batch, starts: list[dict], steps: Sequence[int], 
             for i, K in enumerate(steps):
                 if ref is not None:
                     diff = e[i] - ref
-                    delta, delta_se = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(B)) if B > 1 else float("nan")
+                    delta, delta_se = (
+                        float(diff.mean()),
+                        float(diff.std(ddof=1) / math.sqrt(B)) if B > 1 else float("nan"),
+                    )
                 else:
                     delta, delta_se = float("nan"), float("nan")
-                rows.append(dict(
-                    case=case, point=st["point"], seed=int(st["seed"]), weights=st["weights"],
-                    alpha=float(st["alpha"]), beta=float(st["beta"]), gamma_over_alpha=f, gamma=f * float(st["alpha"]),
-                    K=K, num_prompts=B, mse=float(e[i].mean()),
-                    mse_se=float(e[i].std(ddof=1) / math.sqrt(B)) if B > 1 else float("nan"),
-                    delta_vs_one_step=delta, delta_se=delta_se,
-                ))
+                rows.append(
+                    dict(
+                        case=case,
+                        point=st["point"],
+                        seed=int(st["seed"]),
+                        weights=st["weights"],
+                        alpha=float(st["alpha"]),
+                        beta=float(st["beta"]),
+                        gamma_over_alpha=f,
+                        gamma=f * float(st["alpha"]),
+                        K=K,
+                        num_prompts=B,
+                        mse=float(e[i].mean()),
+                        mse_se=float(e[i].std(ddof=1) / math.sqrt(B)) if B > 1 else float("nan"),
+                        delta_vs_one_step=delta,
+                        delta_se=delta_se,
+                    )
+                )
     df = pd.DataFrame(rows)
-    return df.astype({"case": "string", "point": "string", "seed": "int64", "weights": "string", "alpha": "float64",
-                      "beta": "float64", "gamma_over_alpha": "float64", "gamma": "float64", "K": "int64",
-                      "num_prompts": "int64", "mse": "float64", "mse_se": "float64",
-                      "delta_vs_one_step": "float64", "delta_se": "float64"})
+    return df.astype(
+        {
+            "case": "string",
+            "point": "string",
+            "seed": "int64",
+            "weights": "string",
+            "alpha": "float64",
+            "beta": "float64",
+            "gamma_over_alpha": "float64",
+            "gamma": "float64",
+            "K": "int64",
+            "num_prompts": "int64",
+            "mse": "float64",
+            "mse_se": "float64",
+            "delta_vs_one_step": "float64",
+            "delta_se": "float64",
+        }
+    )
 
 
 def best_settings(table):
@@ -127,10 +171,15 @@ def best_settings(table):
     import pandas as pd
 
     keys = ["case", "point", "K", "gamma_over_alpha"]
-    agg = table.groupby(keys, sort=False).agg(
-        mse=("mse", "mean"), delta=("delta_vs_one_step", "mean"),
-        delta_se=("delta_se", "mean"),  # seeds share the prompts: mean of SEs bounds the SE of the mean
-    ).reset_index()
+    agg = (
+        table.groupby(keys, sort=False)
+        .agg(
+            mse=("mse", "mean"),
+            delta=("delta_vs_one_step", "mean"),
+            delta_se=("delta_se", "mean"),  # seeds share the prompts: mean of SEs bounds the SE of the mean
+        )
+        .reset_index()
+    )
     rows = []
     for (case, point), sub in agg.groupby(["case", "point"], sort=False):
         best = sub.loc[sub["mse"].idxmin()]
@@ -139,15 +188,37 @@ def best_settings(table):
         is_one = int(best["K"]) == ONE_STEP["K"] and float(best["gamma_over_alpha"]) == ONE_STEP["gamma_over_alpha"]
         gain = -float(best["delta"])
         gain_se = float(best["delta_se"])
-        rows.append(dict(case=case, point=point, K=int(best["K"]), gamma_over_alpha=float(best["gamma_over_alpha"]),
-                         mse=float(best["mse"]), one_step_mse=one_mse, gain=gain, gain_se=gain_se,
-                         one_step_best=bool(is_one or (np.isfinite(gain_se) and gain <= 2 * gain_se))))
+        rows.append(
+            dict(
+                case=case,
+                point=point,
+                K=int(best["K"]),
+                gamma_over_alpha=float(best["gamma_over_alpha"]),
+                mse=float(best["mse"]),
+                one_step_mse=one_mse,
+                gain=gain,
+                gain_se=gain_se,
+                one_step_best=bool(is_one or (np.isfinite(gain_se) and gain <= 2 * gain_se)),
+            )
+        )
     return pd.DataFrame(rows)
 
 
-def run_iteration_study(out: str, *, case: str, case_params: dict, run_paths: Sequence[str], n: int, L: int,
-                        prompts: int, steps: Sequence[int], gamma_fracs: Sequence[float], subspace_beta: float,
-                        rng_seed: int, threads: int = 1) -> None:
+def run_iteration_study(
+    out: str,
+    *,
+    case: str,
+    case_params: dict,
+    run_paths: Sequence[str],
+    n: int,
+    L: int,
+    prompts: int,
+    steps: Sequence[int],
+    gamma_fracs: Sequence[float],
+    subspace_beta: float,
+    rng_seed: int,
+    threads: int = 1,
+) -> None:
     """Rule hopfield_iterations: the iteration study of one case on ``prompts`` fresh prompts."""
     import torch
 
@@ -158,11 +229,15 @@ def run_iteration_study(out: str, *, case: str, case_params: dict, run_paths: Se
     batch = sample_prompts(case, prompts, rng_seed, n=n, L=L, **case_params)
     trained = trained_softmax_weights(run_paths, case)
     starts = iteration_starts(case, case_params, trained, subspace_beta)
-    log.info("case %s: %d fresh prompts (n=%d, L=%d), starts %s", case, prompts, n, L,
-             [(s["point"], s["seed"], round(s["alpha"], 4), round(s["beta"], 4)) for s in starts])
+    log.info(
+        "case %s: %d fresh prompts (n=%d, L=%d), starts %s",
+        case,
+        prompts,
+        n,
+        L,
+        [(s["point"], s["seed"], round(s["alpha"], 4), round(s["beta"], 4)) for s in starts],
+    )
     df = iteration_table(case, batch, starts, steps, gamma_fracs)
     write_table(df, out)
     with_best = best_settings(df)
     log.info("best (K, gamma/alpha) per start:\n%s", with_best.to_string(index=False))
-
-

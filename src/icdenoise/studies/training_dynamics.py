@@ -1,4 +1,4 @@
-"""Figure 3 (training dynamics): sample the prompts, train each (case, model, seed), evaluate the oracles, gather.
+"""Figure 3 (training_dynamics): sample prompts, train each (case, model, seed), evaluate the oracles, gather.
 
 What the rules of ``workflow/rules/training_dynamics.smk`` call (and the tests call without Snakemake):
 each function reads its inputs, calls the science modules and writes its outputs atomically.
@@ -10,7 +10,7 @@ import logging
 
 import numpy as np
 
-from ..io import load_prompts, load_run, save_prompts, save_run, write_table
+from ..io import concat_tables, load_prompts, load_run, save_prompts, save_run, write_table
 from ..jobs import prepare_torch, versions
 from ..tasks import CASE_PARAMS, sample_prompts
 
@@ -22,7 +22,9 @@ def sample_dataset(out: str, case: str, seed: int, n: int, L: int, num_prompts: 
     batch = sample_prompts(case, num_prompts, seed, n=n, L=L, **params)
     batch.params["seed"] = int(seed)
     save_prompts(out, batch)
-    log.info("sampled %d prompts of case %s (n=%d, L=%d, %s) with seed %d -> %s", num_prompts, case, n, L, params, seed, out)
+    log.info(
+        "sampled %d prompts of case %s (n=%d, L=%d, %s) with seed %d -> %s", num_prompts, case, n, L, params, seed, out
+    )
 
 
 def train_run(
@@ -48,8 +50,9 @@ def train_run(
     if n_train >= batch.num_prompts:
         raise ValueError(f"n_train={n_train} leaves no test prompts in {data_path} ({batch.num_prompts} prompts)")
     label = f"case={case} model={model} seed={seed}"
-    cfg = TrainConfig.from_settings(model, epochs, train_settings, seed=train_seed, device=device, threads=threads,
-                                    label=label)
+    cfg = TrainConfig.from_settings(
+        model, epochs, train_settings, seed=train_seed, device=device, threads=threads, label=label
+    )
     res = train(batch.subset(slice(0, n_train)), batch.subset(slice(n_train, None)), cfg)
     meta = {
         "case": case,
@@ -70,7 +73,14 @@ def train_run(
     save_run(out, arrays, meta)
     log.info(
         "%s: %d epochs in %.2f s on %s; final train %.5f test %.5f alpha %.4f beta %.4f",
-        label, epochs, res.seconds, res.device, res.train_mse[-1], res.test_mse[-1], res.alpha[-1], res.beta[-1],
+        label,
+        epochs,
+        res.seconds,
+        res.device,
+        res.train_mse[-1],
+        res.test_mse[-1],
+        res.alpha[-1],
+        res.beta[-1],
     )
     return meta
 
@@ -82,8 +92,15 @@ def _mse_rows(case, seed, split, batch_x_query, batch_x_target, task, params):
     for name, pred in oracle_predictions(case, batch_x_query, task, params).items():
         err = mse_per_component(pred, batch_x_target)
         rows.append(
-            dict(case=case, seed=int(seed), estimator=name, split=split, num_prompts=int(err.size),
-                 mse=float(err.mean()), mse_se=float(err.std(ddof=1) / np.sqrt(err.size)) if err.size > 1 else float("nan"))
+            dict(
+                case=case,
+                seed=int(seed),
+                estimator=name,
+                split=split,
+                num_prompts=int(err.size),
+                mse=float(err.mean()),
+                mse_se=float(err.std(ddof=1) / np.sqrt(err.size)) if err.size > 1 else float("nan"),
+            )
         )
     return rows
 
@@ -107,9 +124,19 @@ def evaluate_baselines(
     fresh = sample_prompts(case, fresh_prompts, fresh_seed, n=n, L=1, **params)
     rows += _mse_rows(case, seed, "fresh", fresh.x_query.astype(np.float64), fresh.x_target, fresh.task, params)
     for name, value in theory_mse(case, n, params).items():
-        rows.append(dict(case=case, seed=int(seed), estimator=name, split="theory", num_prompts=0, mse=float(value), mse_se=0.0))
+        rows.append(
+            dict(case=case, seed=int(seed), estimator=name, split="theory", num_prompts=0, mse=float(value), mse_se=0.0)
+        )
     df = pd.DataFrame(rows).astype(
-        {"case": "string", "seed": "int64", "estimator": "string", "split": "string", "num_prompts": "int64", "mse": "float64", "mse_se": "float64"}
+        {
+            "case": "string",
+            "seed": "int64",
+            "estimator": "string",
+            "split": "string",
+            "num_prompts": "int64",
+            "mse": "float64",
+            "mse_se": "float64",
+        }
     )
     write_table(df, out)
     log.info("baselines of case %s seed %d:\n%s", case, seed, df.to_string(index=False))
@@ -130,30 +157,87 @@ def gather_runs(run_paths: list[str], out_curves: str, out_weights: str, out_mat
         case, model, seed = meta["case"], meta["model"], meta["seed"]
         E = len(arrays["train_mse"])
         for split in ("train", "test"):
-            curves.append(pd.DataFrame({
-                "case": case, "model": model, "seed": seed, "epoch": np.arange(E), "split": split,
-                "mse": arrays[f"{split}_mse"], "lr": arrays["lr"], "alpha": arrays["alpha"], "beta": arrays["beta"],
-            }))
+            curves.append(
+                pd.DataFrame(
+                    {
+                        "case": case,
+                        "model": model,
+                        "seed": seed,
+                        "epoch": np.arange(E),
+                        "split": split,
+                        "mse": arrays[f"{split}_mse"],
+                        "lr": arrays["lr"],
+                        "alpha": arrays["alpha"],
+                        "beta": arrays["beta"],
+                    }
+                )
+            )
         W_KQ, W_PV = arrays["W_KQ"], arrays["W_PV"]
         n = W_KQ.shape[0]
         a, b = float(np.mean(np.diag(W_PV))), float(np.mean(np.diag(W_KQ)))
-        weights.append(dict(
-            case=case, model=model, seed=seed, data_seed=meta["data_seed"], epochs=meta["epochs"],
-            alpha=a, beta=b, abs_alpha=abs(a), abs_beta=abs(b), alpha_beta=a * b,
-            dist_KQ=_dist_from_identity(W_KQ, b), dist_PV=_dist_from_identity(W_PV, a),
-            train_mse=float(arrays["train_mse"][-1]), test_mse=float(arrays["test_mse"][-1]),
-        ))
+        weights.append(
+            dict(
+                case=case,
+                model=model,
+                seed=seed,
+                data_seed=meta["data_seed"],
+                epochs=meta["epochs"],
+                alpha=a,
+                beta=b,
+                abs_alpha=abs(a),
+                abs_beta=abs(b),
+                alpha_beta=a * b,
+                dist_KQ=_dist_from_identity(W_KQ, b),
+                dist_PV=_dist_from_identity(W_PV, a),
+                train_mse=float(arrays["train_mse"][-1]),
+                test_mse=float(arrays["test_mse"][-1]),
+            )
+        )
         rr, cc = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
         for name, W in (("W_KQ", W_KQ), ("W_PV", W_PV)):
-            matrices.append(pd.DataFrame({"case": case, "model": model, "seed": seed, "matrix": name,
-                                          "row": rr.ravel(), "col": cc.ravel(), "value": W.ravel()}))
+            matrices.append(
+                pd.DataFrame(
+                    {
+                        "case": case,
+                        "model": model,
+                        "seed": seed,
+                        "matrix": name,
+                        "row": rr.ravel(),
+                        "col": cc.ravel(),
+                        "value": W.ravel(),
+                    }
+                )
+            )
         v = meta.get("versions", {})
-        meta_rows.append(dict(case=case, model=model, seed=seed, device=meta["device"], seconds=meta["seconds"],
-                              threads=meta["settings"].get("threads"), **{f"version_{k}": str(x) for k, x in v.items()}))
+        meta_rows.append(
+            dict(
+                case=case,
+                model=model,
+                seed=seed,
+                device=meta["device"],
+                seconds=meta["seconds"],
+                threads=meta["settings"].get("threads"),
+                **{f"version_{k}": str(x) for k, x in v.items()},
+            )
+        )
     str_cols = {"case": "string", "model": "string"}
-    write_table(pd.concat(curves, ignore_index=True).astype({**str_cols, "split": "string", "seed": "int64", "epoch": "int64"}), out_curves)
+    write_table(
+        pd.concat(curves, ignore_index=True).astype({**str_cols, "split": "string", "seed": "int64", "epoch": "int64"}),
+        out_curves,
+    )
     write_table(pd.DataFrame(weights).astype({**str_cols, "seed": "int64"}), out_weights)
-    write_table(pd.concat(matrices, ignore_index=True).astype({**str_cols, "matrix": "string", "seed": "int64", "row": "int64", "col": "int64"}), out_matrices)
+    write_table(
+        pd.concat(matrices, ignore_index=True).astype(
+            {**str_cols, "matrix": "string", "seed": "int64", "row": "int64", "col": "int64"}
+        ),
+        out_matrices,
+    )
     write_table(pd.DataFrame(meta_rows).astype({**str_cols, "device": "string", "seed": "int64"}), out_meta)
 
 
+def gather_training_dynamics(
+    run_paths, baseline_paths, out_curves, out_weights, out_matrices, out_baselines, out_meta
+) -> None:
+    """Rule gather_training_dynamics: the runs' tables (:func:`gather_runs`) and the baselines table."""
+    gather_runs(list(run_paths), out_curves, out_weights, out_matrices, out_meta)
+    concat_tables(list(baseline_paths), out_baselines)
