@@ -30,8 +30,10 @@ import numpy as np
 
 try:  # numba is a dependency, but keep the package importable (the torch path) without it
     import numba
+    from llvmlite import ir
     from numba import njit, types
-    from numba.extending import overload
+    from numba.core import cgutils
+    from numba.extending import intrinsic, overload
 
     _HAVE_NUMBA = True
 except ImportError:  # pragma: no cover - exercised only where numba is missing
@@ -61,7 +63,10 @@ if _HAVE_NUMBA:
                 fbuf = ibuf.view(np.float32)
                 for l in range(L):
                     x = max(s[l] - m, np.float32(-87.0))
-                    kf = math.floor(x * np.float32(1.4426950408889634) + np.float32(0.5))
+                    # k = round(x / ln 2) by the 1.5·2^23 shift; its integer bits land in ibuf
+                    tt = x * np.float32(1.4426950408889634) + np.float32(12582912.0)
+                    fbuf[l] = tt
+                    kf = tt - np.float32(12582912.0)
                     r = x - kf * np.float32(0.693359375)
                     r = r - kf * np.float32(-2.12194440e-4)
                     p = np.float32(1.9875691500e-4)
@@ -71,7 +76,8 @@ if _HAVE_NUMBA:
                     p = p * r + np.float32(1.6666665459e-1)
                     p = p * r + np.float32(5.0000001201e-1)
                     s[l] = p * r * r + r + np.float32(1.0)
-                    ibuf[l] = (np.int32(kf) + np.int32(127)) << 23
+                for l in range(L):  # 2^k as float bits: (k + 127) << 23
+                    ibuf[l] = (ibuf[l] - np.int32(0x4B400000) + np.int32(127)) << 23
                 for l in range(L):
                     s[l] = s[l] * fbuf[l]
                 return _sum(s)
@@ -84,6 +90,78 @@ if _HAVE_NUMBA:
             return _sum(s)
 
         return impl64
+
+    @intrinsic
+    def _prefetch(typingctx, arr, offset):
+        """Hint the CPU to load the cache line of arr.flat[offset] (llvm.prefetch; never faults)."""
+        sig = types.void(arr, offset)
+
+        def codegen(context, builder, signature, args):
+            ary = context.make_array(signature.args[0])(context, builder, args[0])
+            ptr = builder.bitcast(builder.gep(ary.data, [args[1]]), ir.IntType(8).as_pointer())
+            i32 = ir.IntType(32)
+            fnty = ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32])
+            fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+            builder.call(fn, [ptr, i32(0), i32(2), i32(1)])  # read, into L2 (not L1: 32 KB holds one prompt), data
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    @njit(fastmath=False, cache=True)
+    def _prefetch_row(X, i, L):
+        """Prefetch row i of the (n, L) context X (one hint per 64-byte line)."""
+        step = 64 // X.itemsize
+        base = i * L
+        for l in range(0, L, step):
+            _prefetch(X, base + l)
+
+    @njit(fastmath=False, cache=True)
+    def _max(s, mx):
+        """max(s) with 16 lane maxima (vectorisable, exact: max needs no reassociation)."""
+        L = s.shape[0]
+        if L < 32:
+            m = s[0]
+            for l in range(1, L):
+                m = max(m, s[l])
+            return m
+        for j in range(16):
+            mx[j] = s[j]
+        L16 = L - L % 16
+        for lb in range(16, L16, 16):
+            for j in range(16):
+                x = s[lb + j]
+                mx[j] = x if x > mx[j] else mx[j]
+        m = mx[0]
+        for j in range(1, 16):
+            m = max(m, mx[j])
+        for l in range(L16, L):
+            m = max(m, s[l])
+        return m
+
+    @njit(fastmath=False, cache=True)
+    def adam_step(W, m, v, G, A, step, b1, b2, bc2_sqrt, eps):
+        """torch.optim.Adam's update of the first A members: W[r] += step[r] · m / (√v / √(1−β2^t) + ε).
+
+        ``step[r]`` = −lr_r / (1 − β1^t); m.lerp_(G, 1 − β1) and v = β2 v + (1 − β2) G² as torch does.
+        """
+        w1 = W.dtype.type(1 - b1)
+        c2 = W.dtype.type(b2)
+        w2 = W.dtype.type(1 - b2)
+        bc = W.dtype.type(bc2_sqrt)
+        ep = W.dtype.type(eps)
+        Wf = W.reshape(W.shape[0], -1)
+        mf = m.reshape(W.shape[0], -1)
+        vf = v.reshape(W.shape[0], -1)
+        Gf = G.reshape(W.shape[0], -1)
+        for r in range(A):
+            st = W.dtype.type(step[r])
+            for j in range(Wf.shape[1]):
+                g = Gf[r, j]
+                mj = mf[r, j] + w1 * (g - mf[r, j])
+                vj = c2 * vf[r, j] + w2 * (g * g)
+                mf[r, j] = mj
+                vf[r, j] = vj
+                Wf[r, j] = Wf[r, j] + st * (mj / (math.sqrt(vj) / bc + ep))
 
     @njit(fastmath={"reassoc"}, cache=True)
     def _dot(a, b):
@@ -101,8 +179,12 @@ if _HAVE_NUMBA:
         return acc
 
     @njit(fastmath=False, cache=True)
-    def _forward(X, q, Wkq, Wpv, k, s, ibuf, v, out):
-        """One prompt: k = W_KQ q, s = softmax(kᵀX) (in place), v = X s, out = W_PV v."""
+    def _forward(X, q, Wkq, Wpv, k, s, ibuf, mx, v, out, Xnext):
+        """One prompt: k = W_KQ q, s = exp(kᵀX − max) (unnormalised, in place), v = X s / z, out = W_PV v.
+
+        Returns z = Σ s (the softmax weights are s / z). While the score pass reads X, the next
+        prompt's context ``Xnext`` is prefetched row by row, so its memory latency hides behind compute.
+        """
         n, L = X.shape
         for i in range(n):
             a = Wkq[i, 0] * q[0]
@@ -112,23 +194,21 @@ if _HAVE_NUMBA:
         k0 = k[0]
         for l in range(L):
             s[l] = k0 * X[0, l]
+        _prefetch_row(Xnext, 0, L)
         for i in range(1, n):
             ki = k[i]
             for l in range(L):
                 s[l] += ki * X[i, l]
-        m = s[0]
-        for l in range(1, L):
-            m = max(m, s[l])
-        z = _exp_shift(s, m, ibuf)
-        for l in range(L):
-            s[l] = s[l] / z
+            _prefetch_row(Xnext, i, L)
+        z = _exp_shift(s, _max(s, mx), ibuf)
         for i in range(n):
-            v[i] = _dot(X[i], s)
+            v[i] = _dot(X[i], s) / z
         for i in range(n):
             a = Wpv[i, 0] * v[0]
             for j in range(1, n):
                 a += Wpv[i, j] * v[j]
             out[i] = a
+        return z
 
     @njit(fastmath=False, cache=True)
     def softmax_grads(XT, q, t, idx, W, G, scale):
@@ -148,6 +228,7 @@ if _HAVE_NUMBA:
         s = np.empty(L, dt)
         gs = np.empty(L, dt)
         ibuf = np.empty(L, np.int32)
+        mx = np.empty(16, dt)
         for r in range(A):
             Wkq, Wpv = W[r, 0], W[r, 1]
             Gkq, Gpv = G[r, 0], G[r, 1]
@@ -157,7 +238,13 @@ if _HAVE_NUMBA:
                 pi = idx[r, b]
                 X = XT[r, pi]
                 qb = q[r, pi]
-                _forward(X, qb, Wkq, Wpv, k, s, ibuf, v, out)
+                if b + 1 < B:
+                    Xn = XT[r, idx[r, b + 1]]
+                elif r + 1 < A:
+                    Xn = XT[r + 1, idx[r + 1, 0]]
+                else:
+                    Xn = X
+                z = _forward(X, qb, Wkq, Wpv, k, s, ibuf, mx, v, out, Xn)
                 for i in range(n):
                     err[i] = (out[i] - t[r, pi, i]) * scale
                 for i in range(n):
@@ -179,8 +266,9 @@ if _HAVE_NUMBA:
                     gi = gv[i]
                     for l in range(L):
                         gs[l] += gi * X[i, l]
-                for l in range(L):
-                    gs[l] = s[l] * (gs[l] - c)
+                iz = 1 / z
+                for l in range(L):  # g_s = p ⊙ (g_p − c), p = s / z
+                    gs[l] = (s[l] * iz) * (gs[l] - c)
                 for i in range(n):
                     gk = _dot(X[i], gs)
                     for j in range(n):
@@ -196,9 +284,16 @@ if _HAVE_NUMBA:
         out = np.empty(n, dt)
         s = np.empty(L, dt)
         ibuf = np.empty(L, np.int32)
+        mx = np.empty(16, dt)
         for r in range(A):
             for p in range(P):
-                _forward(XT[r, p], q[r, p], W[r, 0], W[r, 1], k, s, ibuf, v, out)
+                if p + 1 < P:
+                    Xn = XT[r, p + 1]
+                elif r + 1 < A:
+                    Xn = XT[r + 1, 0]
+                else:
+                    Xn = XT[r, p]
+                _forward(XT[r, p], q[r, p], W[r, 0], W[r, 1], k, s, ibuf, mx, v, out, Xn)
                 d = out[0] - t[r, p, 0]
                 e = d * d
                 for i in range(1, n):
@@ -238,6 +333,6 @@ def warm_up(dtype=np.float32) -> None:
     softmax_mse(XT, q, q, W, np.empty((1, 1), dtype), 1)
 
 
-__all__ = ["KERNEL_ENV", "available", "kernel_choice", "softmax_grads", "softmax_mse", "warm_up"]
+__all__ = ["KERNEL_ENV", "adam_step", "available", "kernel_choice", "softmax_grads", "softmax_mse", "warm_up"]
 if _HAVE_NUMBA:
     NUMBA_VERSION = numba.__version__

@@ -346,12 +346,22 @@ class Adam:
         self.lr = float(lr) if self.scalar else np.asarray(lr, dtype=np.float64).copy()
         self.m, self.v = torch.zeros_like(W), torch.zeros_like(W)
         self.t = 0
+        self._fused = W.device.type == "cpu" and kernels.available()
+        if self._fused:  # numpy views of the same memory, (members, entries)
+            lead = (1, -1) if self.scalar else (W.shape[0], -1)
+            self._np = tuple(x.numpy().reshape(lead) for x in (W, self.m, self.v))
 
     @torch.no_grad()
     def step(self, G: torch.Tensor, A: int | None = None) -> None:
         b1, b2 = self.betas
         self.t += 1
         A = self.W.shape[0] if A is None else A
+        if self._fused:  # one compiled loop instead of ~8 torch ops (~5 µs each)
+            lr = np.full(1, self.lr) if self.scalar else self.lr
+            Wn, mn, vn = self._np
+            kernels.adam_step(Wn, mn, vn, G.numpy().reshape(Wn.shape), 1 if self.scalar else A,
+                              -lr / (1 - b1**self.t), b1, b2, math.sqrt(1 - b2**self.t), self.eps)
+            return
         W, m, v, G = (self.W, self.m, self.v, G) if self.scalar else (self.W[:A], self.m[:A], self.v[:A], G[:A])
         m.lerp_(G, 1 - b1)
         v.mul_(b2).addcmul_(G, G, value=1 - b2)
