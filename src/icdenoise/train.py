@@ -283,9 +283,10 @@ def _torch_mse(model: str, d: _Split, W: torch.Tensor, A: int, chunk: int) -> to
         kf = k.reshape(A * P, 1, n)
         h = torch.empty(A * P, n, dtype=k.dtype, device=k.device)
         for s in range(0, A * P, chunk):
-            XT = d.XT_flat[s : s + chunk]
-            p = torch.softmax(torch.bmm(kf[s : s + chunk], XT), dim=-1)
-            h[s : s + chunk] = torch.bmm(XT, p.transpose(1, 2)).squeeze(-1)
+            e = min(s + chunk, A * P)  # the first A members only
+            XT = d.XT_flat[s:e]
+            p = torch.softmax(torch.bmm(kf[s:e], XT), dim=-1)
+            h[s:e] = torch.bmm(XT, p.transpose(1, 2)).squeeze(-1)
         h = h.reshape(A, P, n)
     out = torch.bmm(h, W[:A, 1].transpose(1, 2))
     return (out - d.t[:A]).square().mean(-1)
