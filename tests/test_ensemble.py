@@ -152,7 +152,7 @@ def test_per_member_lr_adam_matches_torch_adam_per_member():
     W0 = torch.randn(3, 2, 4, 4, generator=g)
     lrs = [1e-2, 3e-2, 1e-3]
     mine = W0.clone()
-    opt = Adam(mine, lr=lrs)
+    opt = Adam(mine, lr=lrs, fused=True)
     refs = [W0[r].clone().requires_grad_(True) for r in range(3)]
     topts = [torch.optim.Adam([p], lr=lr) for p, lr in zip(refs, lrs)]
     for k in range(12):

@@ -132,13 +132,14 @@ def test_batch_grads_float32_close_to_float64_autograd(model, kernel):
 # ----------------------------------------------------------------------------- Adam
 
 
+@pytest.mark.parametrize("fused", [False, pytest.param(True, marks=pytest.mark.skipif(not kernels.available(), reason="no numba"))])
 @pytest.mark.parametrize("dtype,rtol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
-def test_adam_matches_torch_optim_adam_step_by_step(dtype, rtol):
+def test_adam_matches_torch_optim_adam_step_by_step(dtype, rtol, fused):
     g = torch.Generator().manual_seed(0)
     W0 = torch.randn(2, 4, 4, generator=g, dtype=dtype)
     grads = [torch.randn(2, 4, 4, generator=g, dtype=dtype) * 10 ** (k % 3 - 1) for k in range(20)]
     mine = W0.clone()
-    opt = Adam(mine, lr=1e-2)
+    opt = Adam(mine, lr=1e-2, fused=fused)
     ref = W0.clone().requires_grad_(True)
     topt = torch.optim.Adam([ref], lr=1e-2)
     for k, G in enumerate(grads):
