@@ -93,10 +93,17 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", choices=list(POINTS), nargs="*", help="sweep only these variables")
     ap.add_argument("--out", default="benchmarks/out/scaling")
+    ap.add_argument("--replot", action="store_true", help="only redraw OUT.png (and the slopes) from OUT.csv")
     args = ap.parse_args()
     points = QUICK if args.quick else POINTS
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if args.replot:
+        with open(out.with_suffix(".csv")) as f:
+            rows = [{k: (v if k in ("variable", "model", "kernel") else float(v)) for k, v in r.items()}
+                    for r in csv.DictReader(f)]
+        report(rows, list(dict.fromkeys(r["variable"] for r in rows)), out)
+        return
     rows = []
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1] / "src"),
                                                                        os.environ.get("PYTHONPATH")]))}
@@ -121,9 +128,14 @@ def main():
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
+    report(rows, args.only or list(points), out)
+
+
+def report(rows, variables, out):
+    """Print the log-log slopes and draw the PNG."""
     print("log-log slopes (process CPU time; R: per-member time, others: epoch time):")
     slopes = {}
-    for var in args.only or list(points):
+    for var in variables:
         for model in ("linear", "softmax"):
             sel = [r for r in rows if r["variable"] == var and r["model"] == model]
             key = "member_cpu_ms" if var == "R" else "epoch_cpu_ms"
@@ -135,6 +147,7 @@ def main():
 
 def plot(rows, slopes, path):
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -152,6 +165,9 @@ def plot(rows, slopes, path):
         ax.set_title(f"sweep over {var}", fontsize=10)
         ax.legend(fontsize=8)
         ax.grid(True, which="both", alpha=0.3)
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.set_xticks(sorted({r["value"] for r in rows if r["variable"] == var}))
     fig.suptitle("icdenoise training epoch (n=16, L=500, N=800+200, batch 80 unless swept; one thread)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

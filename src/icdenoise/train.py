@@ -366,14 +366,16 @@ class Adam:
             kernels.adam_step(Wn, mn, vn, G.numpy().reshape(Wn.shape), 1 if self.scalar else A,
                               -lr / (1 - b1**self.t), b1, b2, math.sqrt(1 - b2**self.t), self.eps)
             return
-        W, m, v, G = (self.W, self.m, self.v, G) if self.scalar else (self.W[:A], self.m[:A], self.v[:A], G[:A])
+        full = self.scalar or A == self.W.shape[0]
+        W, m, v, G = (self.W, self.m, self.v, G) if full else (self.W[:A], self.m[:A], self.v[:A], G[:A])
         m.lerp_(G, 1 - b1)
         v.mul_(b2).addcmul_(G, G, value=1 - b2)
         denom = v.sqrt().div_(math.sqrt(1 - b2**self.t)).add_(self.eps)
-        if self.scalar:
-            W.addcdiv_(m, denom, value=-self.lr / (1 - b1**self.t))
+        lr = self.lr if self.scalar else self.lr[:A]
+        if self.scalar or (lr == lr[0]).all():  # one lr for all (e.g. the seeds of one setting): no extra op
+            W.addcdiv_(m, denom, value=-float(np.max(lr)) / (1 - b1**self.t))
         else:
-            step = torch.as_tensor(-self.lr[:A] / (1 - b1**self.t), dtype=W.dtype).to(W.device)
+            step = torch.as_tensor(-lr / (1 - b1**self.t), dtype=W.dtype).to(W.device)
             W.addcdiv_(m.mul(step.reshape((A,) + (1,) * (W.dim() - 1))), denom)
 
 
