@@ -171,11 +171,8 @@ def _forward(X, q, Wkq, Wpv, k, s, ibuf, mx, v, out, Xnext):
     prompt's context ``Xnext`` is prefetched row by row, so its memory latency hides behind compute.
     """
     n, L = X.shape
-    for i in range(n):
-        a = Wkq[i, 0] * q[0]
-        for j in range(1, n):
-            a += Wkq[i, j] * q[j]
-        k[i] = a
+    for i in range(n):  # 16 x 16 mat-vecs as row dots: a sequential chain per row would be latency-bound
+        k[i] = _dot(Wkq[i], q)
     k0 = k[0]
     for l in range(L):
         s[l] = k0 * X[0, l]
@@ -189,10 +186,7 @@ def _forward(X, q, Wkq, Wpv, k, s, ibuf, mx, v, out, Xnext):
     for i in range(n):
         v[i] = _dot(X[i], s) / z
     for i in range(n):
-        a = Wpv[i, 0] * v[0]
-        for j in range(1, n):
-            a += Wpv[i, j] * v[j]
-        out[i] = a
+        out[i] = _dot(Wpv[i], v)
     return z
 
 @njit(fastmath=False, cache=True)
@@ -236,14 +230,14 @@ def softmax_grads(XT, q, t, idx, W, G, scale):
                 ei = err[i]
                 for j in range(n):
                     Gpv[i, j] += ei * v[j]
-            for j in range(n):
-                a = Wpv[0, j] * err[0]
-                for i in range(1, n):
-                    a += Wpv[i, j] * err[i]
-                gv[j] = a
-            c = v[0] * gv[0]
+            e0 = err[0]
+            for j in range(n):  # g_v = W_PVᵀ err, row by row (contiguous, vectorised over j)
+                gv[j] = Wpv[0, j] * e0
             for i in range(1, n):
-                c += v[i] * gv[i]
+                ei = err[i]
+                for j in range(n):
+                    gv[j] += Wpv[i, j] * ei
+            c = _dot(v, gv)
             g0 = gv[0]
             for l in range(L):
                 gs[l] = g0 * X[0, l]
