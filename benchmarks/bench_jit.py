@@ -49,8 +49,11 @@ def main():
     print(f"numba cache: {rows['warm'][0]['cache']}")
     for kind, rs in rows.items():
         med = {k: statistics.median(r[k] for r in rs) for k in rs[0] if k != "cache"}
-        print(f"{kind}: import icdenoise.kernels_numba (numba) wall {med['import_wall']:.3f} s cpu {med['import_cpu']:.3f} s | "
-              f"first call (compile or cache load) wall {med['first_call_wall']:.3f} s cpu {med['first_call_cpu']:.3f} s")
+        print(
+            f"{kind}: import icdenoise.kernels_numba (numba) wall {med['import_wall']:.3f} s "
+            f"cpu {med['import_cpu']:.3f} s | first call (compile or cache load) "
+            f"wall {med['first_call_wall']:.3f} s cpu {med['first_call_cpu']:.3f} s"
+        )
 
 
 if __name__ == "__main__":

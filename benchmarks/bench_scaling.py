@@ -56,9 +56,12 @@ def child(spec: dict) -> dict:
         del b
     out = {}
     for model in ("linear", "softmax"):
-        def run(E):
-            members = [Member(tr, te, TrainConfig(model=model, epochs=E, batch_size=80, seed=r, progress=False))
-                       for r, (tr, te) in enumerate(sets)]
+
+        def run(E, model=model):
+            members = [
+                Member(tr, te, TrainConfig(model=model, epochs=E, batch_size=80, seed=r, progress=False))
+                for r, (tr, te) in enumerate(sets)
+            ]
             w0, c0 = time.perf_counter(), time.process_time()
             res = train_ensemble(members, kernel=spec["kernel"])
             return time.perf_counter() - w0, time.process_time() - c0, res[0].kernel
@@ -78,7 +81,7 @@ def child(spec: dict) -> dict:
 def slope(xs, ys) -> float:
     lx, ly = [math.log(x) for x in xs], [math.log(y) for y in ys]
     mx, my = statistics.fmean(lx), statistics.fmean(ly)
-    return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sum((a - mx) ** 2 for a in lx)
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / sum((a - mx) ** 2 for a in lx)
 
 
 def main():
@@ -100,30 +103,63 @@ def main():
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.replot:
         with open(out.with_suffix(".csv")) as f:
-            rows = [{k: (v if k in ("variable", "model", "kernel") else float(v)) for k, v in r.items()}
-                    for r in csv.DictReader(f)]
+            rows = [
+                {k: (v if k in ("variable", "model", "kernel") else float(v)) for k, v in r.items()}
+                for r in csv.DictReader(f)
+            ]
         report(rows, list(dict.fromkeys(r["variable"] for r in rows)), out)
         return
     rows = []
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1] / "src"),
-                                                                       os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(Path(__file__).resolve().parents[1] / "src"), os.environ.get("PYTHONPATH")])
+        ),
+    }
     for var in args.only or list(points):
         for value in points[var]:
-            spec = {**BASE, var: value, "epochs": args.epochs, "repeats": args.repeats, "threads": args.threads,
-                    "kernel": args.kernel}
+            spec = {
+                **BASE,
+                var: value,
+                "epochs": args.epochs,
+                "repeats": args.repeats,
+                "threads": args.threads,
+                "kernel": args.kernel,
+            }
             t0 = time.perf_counter()
-            res = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], check=True, env=env,
-                                 capture_output=True, text=True)
+            res = subprocess.run(
+                [sys.executable, __file__, "--child", json.dumps(spec)],
+                check=True,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             r = json.loads(res.stdout.strip().splitlines()[-1])
             for model in ("linear", "softmax"):
                 m = r[model]
-                rows.append(dict(variable=var, value=value, model=model, R=spec["R"], L=spec["L"], N=spec["N"],
-                                 n=spec["n"], kernel=m["kernel"], epoch_wall_ms=m["wall_ms"], epoch_cpu_ms=m["cpu_ms"],
-                                 member_wall_ms=m["wall_ms"] / spec["R"], member_cpu_ms=m["cpu_ms"] / spec["R"],
-                                 peak_rss_mb=r["peak_rss_mb"]))
-                print(f"{var}={value:<5} {model:8s} epoch wall {m['wall_ms']:8.2f} ms cpu {m['cpu_ms']:8.2f} ms | "
-                      f"per member cpu {m['cpu_ms'] / spec['R']:7.2f} ms | peak RSS {r['peak_rss_mb']:7.0f} MB "
-                      f"({time.perf_counter() - t0:.0f} s)", flush=True)
+                rows.append(
+                    dict(
+                        variable=var,
+                        value=value,
+                        model=model,
+                        R=spec["R"],
+                        L=spec["L"],
+                        N=spec["N"],
+                        n=spec["n"],
+                        kernel=m["kernel"],
+                        epoch_wall_ms=m["wall_ms"],
+                        epoch_cpu_ms=m["cpu_ms"],
+                        member_wall_ms=m["wall_ms"] / spec["R"],
+                        member_cpu_ms=m["cpu_ms"] / spec["R"],
+                        peak_rss_mb=r["peak_rss_mb"],
+                    )
+                )
+                print(
+                    f"{var}={value:<5} {model:8s} epoch wall {m['wall_ms']:8.2f} ms cpu {m['cpu_ms']:8.2f} ms | "
+                    f"per member cpu {m['cpu_ms'] / spec['R']:7.2f} ms | peak RSS {r['peak_rss_mb']:7.0f} MB "
+                    f"({time.perf_counter() - t0:.0f} s)",
+                    flush=True,
+                )
     with open(out.with_suffix(".csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
@@ -154,12 +190,17 @@ def plot(rows, slopes, path):
 
     variables = list(dict.fromkeys(r["variable"] for r in rows))
     fig, axes = plt.subplots(1, len(variables), figsize=(3.6 * len(variables), 3.4), squeeze=False)
-    for ax, var in zip(axes[0], variables):
+    for ax, var in zip(axes[0], variables, strict=True):
         key = "member_cpu_ms" if var == "R" else "epoch_cpu_ms"
         for model, color in (("linear", "tab:blue"), ("softmax", "tab:red")):
             sel = [r for r in rows if r["variable"] == var and r["model"] == model]
-            ax.loglog([r["value"] for r in sel], [r[key] for r in sel], "o-", color=color,
-                      label=f"{model} (slope {slopes[var, model]:+.2f})")
+            ax.loglog(
+                [r["value"] for r in sel],
+                [r[key] for r in sel],
+                "o-",
+                color=color,
+                label=f"{model} (slope {slopes[var, model]:+.2f})",
+            )
         ax.set_xlabel(var)
         ax.set_ylabel("CPU ms per epoch" + (" per member" if var == "R" else ""))
         ax.set_title(f"sweep over {var}", fontsize=10)

@@ -73,12 +73,16 @@ def main():
     batch = sample_prompts("sphere", 1000, 0, n=16, L=500, d=8, R=1.0, sigma_z2=0.1)
     tr, te = batch.subset(slice(0, 800)), batch.subset(slice(800, 1000))
     X = torch.from_numpy(batch.X).contiguous()
-    print(f"device={device} threads={args.threads} n=16 L=500 prompts=800+200 batch=80 kernel={args.kernel} "
-          f"repeats={args.repeats} epochs={args.epochs}")
+    print(
+        f"device={device} threads={args.threads} n=16 L=500 prompts=800+200 batch=80 kernel={args.kernel} "
+        f"repeats={args.repeats} epochs={args.epochs}"
+    )
     for model in ("linear", "softmax"):
         wall, cpu, floor = epoch_ms(tr, te, model, device, args.kernel, args.epochs, args.repeats, X)
-        print(f"{model:8s} per epoch: median wall {wall:6.2f} ms, cpu {cpu:6.2f} ms | floor {floor:5.2f} ms "
-              f"(2.6 x sum) | ratio wall/floor {wall / floor:4.2f}, cpu/floor {cpu / floor:4.2f}")
+        print(
+            f"{model:8s} per epoch: median wall {wall:6.2f} ms, cpu {cpu:6.2f} ms | floor {floor:5.2f} ms "
+            f"(2.6 x sum) | ratio wall/floor {wall / floor:4.2f}, cpu/floor {cpu / floor:4.2f}"
+        )
 
 
 if __name__ == "__main__":

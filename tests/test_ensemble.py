@@ -41,18 +41,27 @@ def _sets(case, n_train, n_test, seed, n=6, L=12, **kw):
 def _heterogeneous_members():
     """Both models, different seeds, lr, schedules, epochs, training-set sizes, batch sizes, L and n."""
     out = []
-    for i, (model, case, n_train, B, E, lr, L, n) in enumerate([
-        ("softmax", "sphere", 60, 16, 5, 1e-2, 12, 6),
-        ("softmax", "sphere", 60, 16, 3, 5e-2, 12, 6),  # same sub-ensemble, fewer epochs: stops early
-        ("softmax", "sphere", 60, 16, 5, 2e-2, 12, 6),
-        ("linear", "subspace", 60, 16, 4, 1e-2, 12, 6),
-        ("linear", "subspace", 40, 10, 6, 3e-2, 12, 6),  # another training-set and batch size
-        ("softmax", "sphere", 50, 20, 4, 1e-2, 20, 8),  # another n and L
-        ("linear", "subspace", 60, 16, 2, 1e-2, 12, 6),
-    ]):
+    for i, (model, case, n_train, B, E, lr, L, n) in enumerate(
+        [
+            ("softmax", "sphere", 60, 16, 5, 1e-2, 12, 6),
+            ("softmax", "sphere", 60, 16, 3, 5e-2, 12, 6),  # same sub-ensemble, fewer epochs: stops early
+            ("softmax", "sphere", 60, 16, 5, 2e-2, 12, 6),
+            ("linear", "subspace", 60, 16, 4, 1e-2, 12, 6),
+            ("linear", "subspace", 40, 10, 6, 3e-2, 12, 6),  # another training-set and batch size
+            ("softmax", "sphere", 50, 20, 4, 1e-2, 20, 8),  # another n and L
+            ("linear", "subspace", 60, 16, 2, 1e-2, 12, 6),
+        ]
+    ):
         tr, te = _sets(case, n_train, 40 if i == 4 else 30, 100 + i, n=n, L=L)
-        cfg = TrainConfig(model=model, epochs=E, batch_size=B, lr=lr, seed=10 + i, label=f"case={case} model={model} seed={i}",
-                          lr_milestones=(0.5, 0.8) if i % 2 else (0.8, 0.9))
+        cfg = TrainConfig(
+            model=model,
+            epochs=E,
+            batch_size=B,
+            lr=lr,
+            seed=10 + i,
+            label=f"case={case} model={model} seed={i}",
+            lr_milestones=(0.5, 0.8) if i % 2 else (0.8, 0.9),
+        )
         out.append(Member(tr, te, cfg))
     return out
 
@@ -66,7 +75,7 @@ def test_every_member_equals_its_solo_run(kernel):
     members = _heterogeneous_members()
     ens = train_ensemble(members, kernel=kernel)
     assert [r.ensemble_size for r in ens] == [3, 3, 3, 2, 1, 1, 2]
-    for m, r in zip(members, ens):
+    for m, r in zip(members, ens, strict=True):
         solo = train(m.train_set, m.test_set, m.cfg, kernel=kernel)
         assert r.train_mse.shape == (m.cfg.epochs + 1,) and r.lr.shape == (m.cfg.epochs + 1,)
         for name in FIELDS:
@@ -95,7 +104,7 @@ def test_fused_and_torch_kernels_train_the_same_run():
 def test_ensemble_is_bit_reproducible(kernel):
     members = _heterogeneous_members()[:4]
     a, b = train_ensemble(members, kernel=kernel), train_ensemble(members, kernel=kernel)
-    for ra, rb in zip(a, b):
+    for ra, rb in zip(a, b, strict=True):
         for name in FIELDS:
             assert np.array_equal(getattr(ra, name), getattr(rb, name)), name
 
@@ -154,7 +163,7 @@ def test_per_member_lr_adam_matches_torch_adam_per_member():
     mine = W0.clone()
     opt = Adam(mine, lr=lrs, fused=True)
     refs = [W0[r].clone().requires_grad_(True) for r in range(3)]
-    topts = [torch.optim.Adam([p], lr=lr) for p, lr in zip(refs, lrs)]
+    topts = [torch.optim.Adam([p], lr=lr) for p, lr in zip(refs, lrs, strict=True)]
     for k in range(12):
         G = torch.randn(3, 2, 4, 4, generator=g)
         A = 3 if k < 8 else 2  # the last member stops after 8 steps
@@ -198,8 +207,13 @@ def test_online_training_is_deterministic_and_takes_the_finite_runs_steps(model,
     assert not np.array_equal(a.W_KQ, b[1].W_KQ)
     # the last epoch's "train MSE" is the exact MSE of the final weights on that epoch's prompts
     last = stream.sample(cfg.epochs)
-    pred = attention(model, torch.from_numpy(last.X).double(), torch.from_numpy(last.x_query).double(),
-                     torch.from_numpy(a.W_KQ), torch.from_numpy(a.W_PV))
+    pred = attention(
+        model,
+        torch.from_numpy(last.X).double(),
+        torch.from_numpy(last.x_query).double(),
+        torch.from_numpy(a.W_KQ),
+        torch.from_numpy(a.W_PV),
+    )
     mse = (pred - torch.from_numpy(last.x_target).double()).square().mean(-1).mean().item()
     assert a.train_mse[-1] == pytest.approx(mse, rel=1e-5)
     # and the number of optimiser steps equals the finite run's: ceil(50 / 16) = 4 per epoch (Adam's t)
@@ -237,8 +251,13 @@ def test_online_is_no_worse_than_a_tiny_training_set(model, case, extra):
     tiny, online = train_ensemble([Member(tr, te, cfg), Member(_online(case, N, 4, n=n, L=L), te, cfg)])
 
     def fresh_mse(r):
-        pred = attention(model, torch.from_numpy(fresh.X).double(), torch.from_numpy(fresh.x_query).double(),
-                         torch.from_numpy(r.W_KQ), torch.from_numpy(r.W_PV))
+        pred = attention(
+            model,
+            torch.from_numpy(fresh.X).double(),
+            torch.from_numpy(fresh.x_query).double(),
+            torch.from_numpy(r.W_KQ),
+            torch.from_numpy(r.W_PV),
+        )
         return (pred - torch.from_numpy(fresh.x_target).double()).square().mean(-1).numpy()
 
     d = fresh_mse(online) - fresh_mse(tiny)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from icdenoise import kernels
 from icdenoise.bayes import (
     bayes_mse_subspace,
     bayes_optimal_sphere,
@@ -21,7 +22,6 @@ from icdenoise.bayes import (
 )
 from icdenoise.models import attention, init_weights, scaled_identity_weights
 from icdenoise.tasks import sample_prompts
-from icdenoise import kernels
 from icdenoise.train import (
     Adam,
     TrainConfig,
@@ -66,8 +66,11 @@ def _per_prompt(model, b, W_KQ, W_PV, dtype=torch.float64):
 
 
 def _model_kernels():
-    return [("linear", "torch"), ("softmax", "torch"),
-            pytest.param("softmax", "fused", marks=pytest.mark.skipif(not kernels.available(), reason="no numba"))]
+    return [
+        ("linear", "torch"),
+        ("softmax", "torch"),
+        pytest.param("softmax", "fused", marks=pytest.mark.skipif(not kernels.available(), reason="no numba")),
+    ]
 
 
 @pytest.mark.parametrize("model,kernel", _model_kernels())
@@ -132,7 +135,9 @@ def test_batch_grads_float32_close_to_float64_autograd(model, kernel):
 # ----------------------------------------------------------------------------- Adam
 
 
-@pytest.mark.parametrize("fused", [False, pytest.param(True, marks=pytest.mark.skipif(not kernels.available(), reason="no numba"))])
+@pytest.mark.parametrize(
+    "fused", [False, pytest.param(True, marks=pytest.mark.skipif(not kernels.available(), reason="no numba"))]
+)
 @pytest.mark.parametrize("dtype,rtol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
 def test_adam_matches_torch_optim_adam_step_by_step(dtype, rtol, fused):
     g = torch.Generator().manual_seed(0)
@@ -275,7 +280,9 @@ def test_linear_attention_learns_the_finite_L_optimum():
     ratio = trained.mean().item() / opt.mean().item()
     assert 1 - 4 * se_ratio < ratio < 1.04, (ratio, se_ratio)
 
-    bayes = torch.from_numpy(mse_per_component(bayes_optimal_subspace(te.x_query, te.task["basis"], 2.0, 1.0), te.x_target))
+    bayes = torch.from_numpy(
+        mse_per_component(bayes_optimal_subspace(te.x_query, te.task["basis"], 2.0, 1.0), te.x_target)
+    )
     assert (trained - bayes).mean() > 4 * (trained - bayes).std() / math.sqrt(len(bayes))
     assert r.test_mse[-1] > bayes_mse_subspace(n, SUB["d"], SUB["sigma0_2"], SUB["sigma_z2"])
     # far below the zero predictor dσ0²/n = 1

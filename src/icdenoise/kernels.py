@@ -26,7 +26,7 @@ def available() -> bool:
 
 
 def kernel_choice(requested: str | None, model: str, device_type: str) -> str:
-    """"fused" or "torch" for one sub-ensemble.
+    """ "fused" or "torch" for one sub-ensemble.
 
     ``requested``: "auto"/None (fused for softmax on the CPU when numba is there, torch otherwise),
     "torch" or "fused". ``$ICDENOISE_KERNEL`` (torch/fused/auto) replaces "auto"; an explicit argument

@@ -26,9 +26,8 @@ from __future__ import annotations
 import math
 import os
 
-import numpy as np
-
 import numba
+import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
@@ -37,6 +36,7 @@ from numba.extending import intrinsic, overload
 
 def _exp_shift(s, m, ibuf):  # pragma: no cover - replaced by the overload below
     raise NotImplementedError
+
 
 @overload(_exp_shift, jit_options={"fastmath": False})
 def _exp_shift_impl(s, m, ibuf):
@@ -76,6 +76,7 @@ def _exp_shift_impl(s, m, ibuf):
 
     return impl64
 
+
 @intrinsic
 def _prefetch(typingctx, arr, offset):
     """Hint the CPU to load the cache line of arr.flat[offset] (llvm.prefetch; never faults)."""
@@ -92,6 +93,7 @@ def _prefetch(typingctx, arr, offset):
 
     return sig, codegen
 
+
 @njit(fastmath=False, cache=True)
 def _prefetch_row(X, i, L):
     """Prefetch row i of the (n, L) context X (one hint per 64-byte line)."""
@@ -99,6 +101,7 @@ def _prefetch_row(X, i, L):
     base = i * L
     for l in range(0, L, step):
         _prefetch(X, base + l)
+
 
 @njit(fastmath=False, cache=True)
 def _max(s, mx):
@@ -122,6 +125,7 @@ def _max(s, mx):
     for l in range(L16, L):
         m = max(m, s[l])
     return m
+
 
 @njit(fastmath=False, cache=True)
 def adam_step(W, m, v, G, A, step, b1, b2, bc2_sqrt, eps):
@@ -148,6 +152,7 @@ def adam_step(W, m, v, G, A, step, b1, b2, bc2_sqrt, eps):
             vf[r, j] = vj
             Wf[r, j] = Wf[r, j] + st * (mj / (math.sqrt(vj) / bc + ep))
 
+
 @njit(fastmath={"reassoc"}, cache=True)
 def _dot(a, b):
     """Σ a[l] b[l] (reassociation allowed: LLVM vectorises it)."""
@@ -156,12 +161,14 @@ def _dot(a, b):
         acc += a[l] * b[l]
     return acc
 
+
 @njit(fastmath={"reassoc"}, cache=True)
 def _sum(a):
     acc = a[0]
     for l in range(1, a.shape[0]):
         acc += a[l]
     return acc
+
 
 @njit(fastmath=False, cache=True)
 def _forward(X, q, Wkq, Wpv, k, s, ibuf, mx, v, out, Xnext):
@@ -188,6 +195,7 @@ def _forward(X, q, Wkq, Wpv, k, s, ibuf, mx, v, out, Xnext):
     for i in range(n):
         out[i] = _dot(Wpv[i], v)
     return z
+
 
 @njit(fastmath=False, cache=True)
 def softmax_grads(XT, q, t, idx, W, G, scale):
@@ -252,6 +260,7 @@ def softmax_grads(XT, q, t, idx, W, G, scale):
                 gk = _dot(X[i], gs)
                 for j in range(n):
                     Gkq[i, j] += gk * qb[j]
+
 
 @njit(fastmath=False, cache=True)
 def softmax_mse(XT, q, t, W, mse, A):

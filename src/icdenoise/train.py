@@ -80,7 +80,7 @@ class TrainConfig:
             raise ValueError(f"lr_milestones are fractions of the epochs in (0, 1], got {self.lr_milestones}")
 
     @classmethod
-    def from_settings(cls, model: str, epochs: int, settings: dict, **kwargs) -> "TrainConfig":
+    def from_settings(cls, model: str, epochs: int, settings: dict, **kwargs) -> TrainConfig:
         """A config from the workflow's ``train`` settings block (batch_size, lr, lr_milestones, lr_gamma)."""
         return cls(
             model=model,
@@ -160,8 +160,9 @@ class OnlinePrompts:
 
     def sample(self, epoch: int) -> PromptBatch:
         """The training prompts of epoch ``epoch`` (1-based)."""
-        return sample_prompts(self.case, self.num_prompts, self.epoch_seed(epoch), n=self.n, L=self.L,
-                              **self.case_params)
+        return sample_prompts(
+            self.case, self.num_prompts, self.epoch_seed(epoch), n=self.n, L=self.L, **self.case_params
+        )
 
 
 @dataclass
@@ -178,9 +179,13 @@ class Member:
 
     def describe(self) -> str:
         c = self.cfg
-        data = f"online(N={self.train_set.num_prompts}/epoch)" if self.online else f"n_train={self.train_set.num_prompts}"
-        return (f"{c.label or c.model}: model={c.model} lr={c.lr} batch_size={c.batch_size} epochs={c.epochs} "
-                f"{data} rng_seed={c.seed}")
+        data = (
+            f"online(N={self.train_set.num_prompts}/epoch)" if self.online else f"n_train={self.train_set.num_prompts}"
+        )
+        return (
+            f"{c.label or c.model}: model={c.model} lr={c.lr} batch_size={c.batch_size} epochs={c.epochs} "
+            f"{data} rng_seed={c.seed}"
+        )
 
 
 def _np(a, dtype=None) -> np.ndarray:
@@ -199,8 +204,15 @@ class _Split:
     (R·P, n, L) for the torch kernels; linear: ``S`` (R·P, n, n) = XᵀX/L. ``q``, ``t`` (R, P, n).
     """
 
-    def __init__(self, batches: list[PromptBatch], model: str, device: torch.device, dtype: np.dtype,
-                 fused: bool, batch_rows: int = 0):
+    def __init__(
+        self,
+        batches: list[PromptBatch],
+        model: str,
+        device: torch.device,
+        dtype: np.dtype,
+        fused: bool,
+        batch_rows: int = 0,
+    ):
         R = len(batches)
         P, L, n = batches[0].X.shape
         self.R, self.P, self.n, self.L = R, P, n, L
@@ -318,8 +330,9 @@ class _Kernel:
         return _torch_mse(self.model, d, W, A, chunk).double().cpu().numpy()
 
 
-def batch_grads(model: str, split: _Split, idx: torch.Tensor, W: torch.Tensor, G: torch.Tensor,
-                kernel: str = "torch") -> None:
+def batch_grads(
+    model: str, split: _Split, idx: torch.Tensor, W: torch.Tensor, G: torch.Tensor, kernel: str = "torch"
+) -> None:
     """Gradient of each member's batch mean per-component MSE w.r.t. W[r] = (W_KQ, W_PV), written into G.
 
     ``split`` holds R members, ``idx`` (A, B) the prompt indices of the first A; W, G (R, 2, n, n).
@@ -327,8 +340,9 @@ def batch_grads(model: str, split: _Split, idx: torch.Tensor, W: torch.Tensor, G
     _Kernel(model, kernel, 100).grads(split, idx, W, G)
 
 
-def per_prompt_mse(model: str, split: _Split, W: torch.Tensor, A: int | None = None, kernel: str = "torch",
-                   chunk: int = 100) -> np.ndarray:
+def per_prompt_mse(
+    model: str, split: _Split, W: torch.Tensor, A: int | None = None, kernel: str = "torch", chunk: int = 100
+) -> np.ndarray:
     """(A, P) per-prompt ‖x̂ − x‖²/n of the first A members of ``split`` (float64)."""
     return _Kernel(model, kernel, chunk).mse(split, W, split.R if A is None else A)
 
@@ -363,8 +377,18 @@ class Adam:
         if self._fused:  # one compiled loop instead of ~8 torch ops (~5 µs each)
             lr = np.full(1, self.lr) if self.scalar else self.lr
             Wn, mn, vn = self._np
-            kernels.adam_step(Wn, mn, vn, G.numpy().reshape(Wn.shape), 1 if self.scalar else A,
-                              -lr / (1 - b1**self.t), b1, b2, math.sqrt(1 - b2**self.t), self.eps)
+            kernels.adam_step(
+                Wn,
+                mn,
+                vn,
+                G.numpy().reshape(Wn.shape),
+                1 if self.scalar else A,
+                -lr / (1 - b1**self.t),
+                b1,
+                b2,
+                math.sqrt(1 - b2**self.t),
+                self.eps,
+            )
             return
         full = self.scalar or A == self.W.shape[0]
         W, m, v, G = (self.W, self.m, self.v, G) if full else (self.W[:A], self.m[:A], self.v[:A], G[:A])
@@ -396,8 +420,9 @@ def _agree(members: list[Member], name: str, given):
         return given
     values = {getattr(m.cfg, name) for m in members}
     if len(values) > 1:
-        raise ValueError(f"the members' TrainConfig.{name} disagree ({sorted(map(str, values))}); pass {name}= "
-                         "to train_ensemble")
+        raise ValueError(
+            f"the members' TrainConfig.{name} disagree ({sorted(map(str, values))}); pass {name}= to train_ensemble"
+        )
     return values.pop()
 
 
@@ -410,11 +435,15 @@ def _group_key(m: Member, i: int) -> tuple:
         P, L, n = tr.X.shape
         dtype = np.dtype(_np(tr.X[:0]).dtype)
     if m.cfg.batch_size > P:
-        raise ValueError(f"batch_size={m.cfg.batch_size} is larger than the training set ({P} prompts)"
-                         f" of {m.cfg.label or m.cfg.model}")
+        raise ValueError(
+            f"batch_size={m.cfg.batch_size} is larger than the training set ({P} prompts)"
+            f" of {m.cfg.label or m.cfg.model}"
+        )
     if tuple(te.X.shape[1:]) != (L, n):
-        raise ValueError(f"test prompts of {m.cfg.label or m.cfg.model} have shape {tuple(te.X.shape[1:])}, "
-                         f"training prompts ({L}, {n})")
+        raise ValueError(
+            f"test prompts of {m.cfg.label or m.cfg.model} have shape {tuple(te.X.shape[1:])}, "
+            f"training prompts ({L}, {n})"
+        )
     return (m.cfg.model, m.online, int(n), int(L), int(P), int(te.X.shape[0]), int(m.cfg.batch_size), dtype.str)
 
 
@@ -471,8 +500,7 @@ class _SubEnsemble:
                 if exploded or not np.isfinite(c).all():
                     raise TrainingDiverged(
                         f"training diverged (train MSE {c[0]}, test MSE {c[1]}) at epoch {epoch} of "
-                        f"{self.members[r].describe()}"
-                        + (f" (member {r + 1} of an ensemble of {R})" if R > 1 else "")
+                        f"{self.members[r].describe()}" + (f" (member {r + 1} of an ensemble of {R})" if R > 1 else "")
                     )
 
         record(0, R)
@@ -502,21 +530,23 @@ class _SubEnsemble:
         out = []
         for r, m in enumerate(self.members):
             E_r = m.cfg.epochs
-            out.append(TrainResult(
-                train_mse=curves[r, : E_r + 1, 0].copy(),
-                test_mse=curves[r, : E_r + 1, 1].copy(),
-                alpha=curves[r, : E_r + 1, 2].copy(),
-                beta=curves[r, : E_r + 1, 3].copy(),
-                lr=lrs[r, : E_r + 1].copy(),
-                W_KQ=Wf[r, 0].copy(),
-                W_PV=Wf[r, 1].copy(),
-                seconds=seconds / R,
-                device=str(self.device),
-                info=weight_summary(torch.from_numpy(Wf[r, 0]), torch.from_numpy(Wf[r, 1])),
-                ensemble_size=R,
-                ensemble_seconds=seconds,
-                kernel=self.kind,
-            ))
+            out.append(
+                TrainResult(
+                    train_mse=curves[r, : E_r + 1, 0].copy(),
+                    test_mse=curves[r, : E_r + 1, 1].copy(),
+                    alpha=curves[r, : E_r + 1, 2].copy(),
+                    beta=curves[r, : E_r + 1, 3].copy(),
+                    lr=lrs[r, : E_r + 1].copy(),
+                    W_KQ=Wf[r, 0].copy(),
+                    W_PV=Wf[r, 1].copy(),
+                    seconds=seconds / R,
+                    device=str(self.device),
+                    info=weight_summary(torch.from_numpy(Wf[r, 0]), torch.from_numpy(Wf[r, 1])),
+                    ensemble_size=R,
+                    ensemble_seconds=seconds,
+                    kernel=self.kind,
+                )
+            )
         return out
 
     def _n(self) -> int:
@@ -524,8 +554,14 @@ class _SubEnsemble:
 
 
 @torch.no_grad()
-def train_ensemble(members: list[Member], *, device: str | None = None, threads: int | None = None,
-                   progress: bool | None = None, kernel: str | None = None) -> list[TrainResult]:
+def train_ensemble(
+    members: list[Member],
+    *,
+    device: str | None = None,
+    threads: int | None = None,
+    progress: bool | None = None,
+    kernel: str | None = None,
+) -> list[TrainResult]:
     """Train every member (see the module docstring); results in the order of ``members``.
 
     ``device``, ``threads`` and ``progress`` default to the members' TrainConfig values, which must
@@ -553,7 +589,7 @@ def train_ensemble(members: list[Member], *, device: str | None = None, threads:
         for idxs in groups.values():
             sub = _SubEnsemble([members[i] for i in idxs], dev, kernel)
             order = sorted(idxs, key=lambda i: -members[i].cfg.epochs)  # the sub-ensemble's (stable) order
-            for i, res in zip(order, sub.run(bar)):
+            for i, res in zip(order, sub.run(bar), strict=True):
                 results[i] = res
     finally:
         if bar is not None:
@@ -561,8 +597,9 @@ def train_ensemble(members: list[Member], *, device: str | None = None, threads:
     return results
 
 
-def train(train_set: PromptBatch | OnlinePrompts, test_set: PromptBatch, cfg: TrainConfig, *,
-          kernel: str | None = None) -> TrainResult:
+def train(
+    train_set: PromptBatch | OnlinePrompts, test_set: PromptBatch, cfg: TrainConfig, *, kernel: str | None = None
+) -> TrainResult:
     """Train W_KQ, W_PV of ``cfg.model`` on ``train_set`` with Adam; evaluate both splits every epoch.
 
     The one-member case of :func:`train_ensemble`.

@@ -95,5 +95,24 @@ def fig3_runs(case):
     ]
 
 
+def context_sweep_runs(model):
+    """Figure 4a run files of one model (may be "{model}"): L outer, seed inner (the order of its runs param)."""
+    cs = config["context_sweep"]
+    return [
+        f"{RESULTS}/runs/context_sweep/L{L}/{model}/seed{s}.npz"
+        for L in cs["L"]
+        for s in cs["seeds"]
+    ]
+
+
+def dim_shift_runs(case):
+    """The runs Figure 4b evaluates for a case: subspace, the linear runs of train_dim_shift; sphere and
+    gmm, the Figure 3 softmax runs of the dim_shift seeds."""
+    seeds = config["dim_shift"]["seeds"]
+    if case == "subspace":
+        return [f"{RESULTS}/runs/dim_shift/subspace/linear/seed{s}.npz" for s in seeds]
+    return [f"{RESULTS}/runs/fig3/{case}/softmax/seed{s}.npz" for s in seeds]
+
+
 # Final targets of the default target: each study's rule file extends this list with its figures.
 FINAL_TARGETS = []

@@ -3,15 +3,6 @@
 CS = config["context_sweep"]
 
 
-def context_sweep_runs(model):
-    """The run files of one model (may be "{model}"): L outer, seed inner (the order of the runs param)."""
-    return [
-        f"{RESULTS}/runs/context_sweep/L{L}/{model}/seed{s}.npz"
-        for L in CS["L"]
-        for s in CS["seeds"]
-    ]
-
-
 FINAL_TARGETS.extend(
     [
         f"{RESULTS}/figures/fig4a.pdf",

@@ -7,16 +7,6 @@ DS = config["dim_shift"]
 DS_CASES = [c for c in ("subspace", "sphere", "gmm") if c in DS["cases"]]
 
 
-def dim_shift_runs(case):
-    """The runs a case's shift evaluates: subspace, the linear runs trained here; sphere and gmm, the
-    Figure 3 softmax runs of the dim_shift seeds."""
-    if case == "subspace":
-        return [
-            f"{RESULTS}/runs/dim_shift/subspace/linear/seed{s}.npz" for s in DS["seeds"]
-        ]
-    return [f"{RESULTS}/runs/fig3/{case}/softmax/seed{s}.npz" for s in DS["seeds"]]
-
-
 FINAL_TARGETS.extend(
     [
         f"{RESULTS}/figures/fig4b.pdf",

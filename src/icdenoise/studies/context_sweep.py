@@ -88,14 +88,21 @@ def train_context_sweep(
             for s in dict.fromkeys(int(runs[i]["data_seed"]) for i in idxs)
         }
         fresh_seed = int(fresh_seeds[L])
-        fresh = sample_prompts("subspace", fresh_prompts, fresh_seed, n=n, L=L, **case_params) if fresh_prompts else None
+        fresh = (
+            sample_prompts("subspace", fresh_prompts, fresh_seed, n=n, L=L, **case_params) if fresh_prompts else None
+        )
         members = []
         for i in idxs:
             run = runs[i]
             batch = data[int(run["data_seed"])]
             label = f"context_sweep L={L} model={run['model']} seed={run['seed']}"
             cfg = TrainConfig.from_settings(
-                run["model"], epochs, train_settings, seed=int(run["train_seed"]), device=device, threads=threads,
+                run["model"],
+                epochs,
+                train_settings,
+                seed=int(run["train_seed"]),
+                device=device,
+                threads=threads,
                 label=label,
             )
             members.append(Member(batch.subset(slice(0, n_train)), batch.subset(slice(n_train, None)), cfg))
@@ -129,8 +136,14 @@ def train_context_sweep(
             save_run(outs[i], arrays, meta)
             log.info(
                 "%s: %d epochs on %s (ensemble of %d); final train %.5f test %.5f fresh %.5f alpha*beta %.4f",
-                member.cfg.label, epochs, res.device, res.ensemble_size, res.train_mse[-1], res.test_mse[-1],
-                fresh_mse, res.alpha[-1] * res.beta[-1],
+                member.cfg.label,
+                epochs,
+                res.device,
+                res.ensemble_size,
+                res.train_mse[-1],
+                res.test_mse[-1],
+                fresh_mse,
+                res.alpha[-1] * res.beta[-1],
             )
             metas[i] = meta
     return metas

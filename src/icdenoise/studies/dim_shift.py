@@ -119,7 +119,13 @@ def train_dim_shift(
         save_run(out, arrays, meta)
         log.info(
             "%s: %d epochs on %s; final train %.5f test %.5f alpha %.4f beta %.4f",
-            member.cfg.label, epochs, res.device, res.train_mse[-1], res.test_mse[-1], res.alpha[-1], res.beta[-1],
+            member.cfg.label,
+            epochs,
+            res.device,
+            res.train_mse[-1],
+            res.test_mse[-1],
+            res.alpha[-1],
+            res.beta[-1],
         )
         metas.append(meta)
     return metas

@@ -12,21 +12,30 @@ import numpy as np
 
 from ..io import concat_tables, load_prompts, load_run, save_prompts, save_run, write_table
 from ..jobs import prepare_torch, versions
-from .common import ensemble_meta
 from ..tasks import CASE_PARAMS, sample_prompts
+from .common import ensemble_meta
 
 log = logging.getLogger("icdenoise")
 
 
-def sample_datasets(outs: list[str], *, case: str, rng_seeds: list[int], n: int, L: int, num_prompts: int,
-                    params: dict) -> None:
+def sample_datasets(
+    outs: list[str], *, case: str, rng_seeds: list[int], n: int, L: int, num_prompts: int, params: dict
+) -> None:
     """Rule sample_prompts: one dataset of ``num_prompts`` prompts of ``case`` per rng seed, written to ``outs``."""
     for out, seed in zip(outs, rng_seeds, strict=True):
         batch = sample_prompts(case, num_prompts, seed, n=n, L=L, **params)
         batch.params["seed"] = int(seed)
         save_prompts(out, batch)
-        log.info("sampled %d prompts of case %s (n=%d, L=%d, %s) with seed %d -> %s", num_prompts, case, n, L,
-                 params, seed, out)
+        log.info(
+            "sampled %d prompts of case %s (n=%d, L=%d, %s) with seed %d -> %s",
+            num_prompts,
+            case,
+            n,
+            L,
+            params,
+            seed,
+            out,
+        )
 
 
 def train_runs(
@@ -60,7 +69,12 @@ def train_runs(
             raise ValueError(f"n_train={n_train} leaves no test prompts ({batch.num_prompts} prompts per dataset)")
         label = f"case={case} model={run['model']} seed={run['seed']}"
         cfg = TrainConfig.from_settings(
-            run["model"], epochs, train_settings, seed=int(run["train_seed"]), device=device, threads=threads,
+            run["model"],
+            epochs,
+            train_settings,
+            seed=int(run["train_seed"]),
+            device=device,
+            threads=threads,
             label=label,
         )
         members.append(Member(batch.subset(slice(0, n_train)), batch.subset(slice(n_train, None)), cfg))
@@ -84,8 +98,15 @@ def train_runs(
         save_run(out, res.arrays(), meta)
         log.info(
             "%s: %d epochs on %s (%s kernel, ensemble of %d); final train %.5f test %.5f alpha %.4f beta %.4f",
-            member.cfg.label, epochs, res.device, res.kernel, res.ensemble_size, res.train_mse[-1], res.test_mse[-1],
-            res.alpha[-1], res.beta[-1],
+            member.cfg.label,
+            epochs,
+            res.device,
+            res.kernel,
+            res.ensemble_size,
+            res.train_mse[-1],
+            res.test_mse[-1],
+            res.alpha[-1],
+            res.beta[-1],
         )
         metas.append(meta)
     return metas
@@ -151,8 +172,17 @@ def evaluate_baselines(
         fresh = sample_prompts(case, fresh_prompts, fresh_seed, n=n, L=1, **params)
         rows += _mse_rows(case, seed, "fresh", fresh.x_query.astype(np.float64), fresh.x_target, fresh.task, params)
         for name, value in theory_mse(case, n, params).items():
-            rows.append(dict(case=case, seed=int(seed), estimator=name, split="theory", num_prompts=0,
-                             mse=float(value), mse_se=0.0))
+            rows.append(
+                dict(
+                    case=case,
+                    seed=int(seed),
+                    estimator=name,
+                    split="theory",
+                    num_prompts=0,
+                    mse=float(value),
+                    mse_se=0.0,
+                )
+            )
     df = pd.DataFrame(rows).astype(BASELINE_COLUMNS)
     write_table(df, out)
     log.info("baselines of case %s:\n%s", case, df.to_string(index=False))
