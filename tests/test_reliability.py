@@ -25,7 +25,7 @@ from workflow_utils import SMOKE_CONFIG, run_snakemake
 
 RUN = "results/runs/fig3/subspace/linear/seed0.npz"
 DATA = "results/data/subspace/seed0.npz"
-TRAIN_LOG = "results/logs/train/subspace_linear_seed0.log"
+TRAIN_LOG = "results/logs/train/subspace.log"  # the subspace job trains every (model, seed)
 CPU_LINE = "CUDA is not available on this machine: training on CPU"
 NO_GPU = {"CUDA_VISIBLE_DEVICES": ""}  # the tests behave the same on a machine with a GPU
 
