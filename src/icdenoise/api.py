@@ -24,26 +24,26 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .tasks import CASE_PARAMS, CASES, PromptBatch, derive_seed
 
 __all__ = [
+    "AttentionModel",
     "SettingsError",
+    "TrainCaseResult",
+    "build_model",
     "checkout_root",
     "load_config",
     "merge_config",
+    "oracle_mses",
+    "oracle_predictions",
     "paper_settings",
     "sample_prompts",
-    "oracle_predictions",
-    "oracle_mses",
-    "AttentionModel",
-    "build_model",
-    "train_model",
     "train_case",
-    "TrainCaseResult",
+    "train_model",
 ]
 
 
@@ -89,6 +89,8 @@ GLOBAL_KEYS: dict[str, tuple[str, ...]] = {
     "shared_data_seed": ("shared_data_seed",),
     "prompts": ("baselines", "fresh_prompts"),
 }
+#: The models of §3.1 (icdenoise.models.MODELS, which imports torch; checked equal in the tests).
+MODEL_NAMES = ("linear", "softmax")
 #: Settings of a case block, ``cases.<case>.<key>``.
 CASE_KEYS = ("d", "R", "p", "sigma0_2", "sigma_z2", "epochs")
 SETTING_KEYS = tuple(GLOBAL_KEYS) + CASE_KEYS
@@ -222,8 +224,9 @@ def paper_settings(case: str, config: dict | None = None, *, style: str = "keywo
             value = list(value)
         _set(merged, GLOBAL_KEYS.get(key, ("cases", case, key)), value)
 
-    from .config import relation_errors, schema_errors
     import yaml
+
+    from .config import relation_errors, schema_errors
 
     schema = yaml.safe_load(schema_path().read_text())
     problems = _translate(schema_errors(merged, schema), case, style)
@@ -346,8 +349,8 @@ class AttentionModel:
     """
 
     model: str
-    W_KQ: "object"
-    W_PV: "object"
+    W_KQ: object
+    W_PV: object
 
     def predict(self, X, x_query):
         """x̂ of Eq. 11 (linear) or Eq. 12 (softmax) for contexts X (B, L, n) and queries x̃ (B, n)."""
@@ -388,10 +391,10 @@ def build_model(model: str = "softmax", n: int | None = None, *, seed: int = 0, 
     import numpy as np
     import torch
 
-    from .models import MODELS, init_weights
+    from .models import init_weights
 
-    if model not in MODELS:
-        raise SettingsError(f"model {model!r} is unknown; allowed: {', '.join(MODELS)}", "model")
+    if model not in MODEL_NAMES:
+        raise SettingsError(f"model {model!r} is unknown; allowed: {', '.join(MODEL_NAMES)}", "model")
     n = int(load_config()["n"] if n is None else n)
     if (alpha is None) != (beta is None):
         raise SettingsError("give both alpha and beta (scaled identity) or neither (random initialisation)", "alpha")
@@ -416,13 +419,13 @@ def train_model(train_set: PromptBatch, test_set: PromptBatch, model: str, epoch
 
 @dataclass
 class TrainCaseResult:
-    """What train_case returns: one row per seed, the curves, the trained models, settings and oracles."""
+    """What train_case returns (Fig. 3 runs): one row per seed, the curves, the trained models, settings, oracles."""
 
-    rows: "object"  # pandas DataFrame, one row per seed
-    curves: "object"  # pandas DataFrame: case, model, seed, epoch, split, mse, lr, alpha, beta
+    rows: object  # pandas DataFrame, one row per seed
+    curves: object  # pandas DataFrame: case, model, seed, epoch, split, mse, lr, alpha, beta
     models: dict = field(default_factory=dict)  # seed -> AttentionModel
     settings: dict = field(default_factory=dict)
-    oracles: "object" = None  # oracle_mses table (Bayes and zero predictor)
+    oracles: object = None  # oracle_mses table (Bayes and zero predictor)
 
 
 def data_seed_index(settings: dict, seed: int) -> int:
@@ -432,15 +435,20 @@ def data_seed_index(settings: dict, seed: int) -> int:
 
 def check_device(device: str, style: str = "keyword") -> str:
     """The torch device 'auto'/'cpu'/'cuda' resolves to here; SettingsError when CUDA is asked for but absent."""
+    from .config import gpu_visible
+
+    unavailable = SettingsError(
+        f"{option_name('device', style)} {device!r}: CUDA is not available on this machine "
+        "(no NVIDIA GPU visible, or torch.cuda.is_available() is False); allowed here: auto, cpu",
+        option_name("device", style))
+    if device.startswith("cuda") and not gpu_visible():  # fail before the seconds-long torch import
+        raise unavailable
     from .train import DeviceUnavailable, resolve_device
 
     try:
         return str(resolve_device(device))
     except DeviceUnavailable:
-        raise SettingsError(
-            f"{option_name('device', style)} {device!r}: CUDA is not available on this machine "
-            "(torch.cuda.is_available() is False); allowed here: auto, cpu", option_name("device", style)
-        ) from None
+        raise unavailable from None
     except RuntimeError as exc:
         raise SettingsError(f"{option_name('device', style)} {device!r}: {exc}", option_name("device", style)) from None
 
@@ -462,12 +470,10 @@ def train_case(case: str, model: str, seeds=(0,), *, progress: bool | None = Non
     import numpy as np
     import pandas as pd
 
-    from .models import MODELS
     from .tasks import sample_prompts as sample
-    from .train import TrainConfig, TrainingDiverged, train
 
-    if model not in MODELS:
-        raise SettingsError(f"{option_name('model', style)} {model!r} is unknown; allowed: {', '.join(MODELS)}",
+    if model not in MODEL_NAMES:
+        raise SettingsError(f"{option_name('model', style)} {model!r} is unknown; allowed: {', '.join(MODEL_NAMES)}",
                             option_name("model", style))
     seeds = [seeds] if isinstance(seeds, int) else list(seeds)
     bad = [s for s in seeds if not isinstance(s, (int, np.integer)) or s < 0]
@@ -475,7 +481,9 @@ def train_case(case: str, model: str, seeds=(0,), *, progress: bool | None = Non
         raise SettingsError(f"{option_name('seeds', style)} = {seeds}: give one or more distinct integers >= 0",
                             option_name("seeds", style))
     s = paper_settings(case, style=style, **overrides)
-    device = check_device(s["device"], style)
+    device = check_device(s["device"], style)  # the first torch import: bad settings fail fast without it
+    from .train import TrainConfig, TrainingDiverged, train
+
     oracles = oracle_mses(case, monte_carlo=case != "subspace", style=style,
                           **{k: v for k, v in s.items() if k != "case"})
     bayes, bayes_se, bayes_src = reference_mse(oracles, "bayes")

@@ -110,7 +110,7 @@ def build_parser(cfg: dict) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
-    cases = list((cfg.get("cases") or {})) or list(CASES)
+    cases = list(cfg.get("cases") or {}) or list(CASES)
     train_cfg = cfg.get("train") or {}
     milestones = train_cfg.get("lr_milestones", [0.8, 0.9])
 
@@ -232,8 +232,6 @@ _ROW_KEYS = {"alpha*beta": "alpha_beta", "test/Bayes": "test_over_bayes"}
 
 
 def cmd_train(args, cfg) -> int:
-    from .train import TrainingDiverged
-
     keys = ("n", "L", *CASE_KEYS, "n_train", "n_test", "batch_size", "lr", "lr_milestones", "lr_gamma", "threads",
             "device", "base_seed", "dataset", "shared_data_seed", "prompts")
     seeds = args.seeds if args.seeds is not None else list(cfg.get("seeds", [0]))
@@ -262,7 +260,10 @@ def cmd_train(args, cfg) -> int:
     try:
         res = train_case(args.case, args.model, seeds, progress=args.progress, on_start=on_start, on_seed=on_seed,
                          style="option", **_overrides(args, keys))
-    except TrainingDiverged as exc:
+    except RuntimeError as exc:
+        train = sys.modules.get("icdenoise.train")  # imported only once the settings are valid
+        if train is None or not isinstance(exc, train.TrainingDiverged):
+            raise
         print(f"{PROG} train: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     rows = res.rows
@@ -284,7 +285,7 @@ def cmd_train(args, cfg) -> int:
 def curves_file(out: Path) -> Path:
     """run.parquet -> run.curves.parquet (the curves written next to the rows)."""
     out = Path(out)
-    return out.with_name((out.name[: -len(".parquet")] if out.name.endswith(".parquet") else out.name) + ".curves.parquet")
+    return out.with_name((out.name.removesuffix(".parquet")) + ".curves.parquet")
 
 
 # ----------------------------------------------------------------------------------- bayes
@@ -382,8 +383,8 @@ def cmd_claims(args, cfg) -> int:
     path = Path(args.results) / "tables" / "claims.parquet"
     if not path.is_file():
         raise SettingsError(
-            f"{path} not found: it is written by the workflow's claims rule (`snakemake --cores 8 {path}`, or the "
-            "whole run: `make reproduce`)", "RESULTS_DIR")
+            f"{path} not found: the workflow's claims rule writes it (in the checkout: `snakemake --cores 8 "
+            "results/tables/claims.parquet`, or the whole run: `make reproduce`)", "RESULTS_DIR")
     try:
         df = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several kinds
