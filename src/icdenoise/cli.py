@@ -278,7 +278,8 @@ def cmd_train(args, cfg) -> int:
         curves_path = curves_file(out)
         write_table(rows, out)
         write_table(res.curves, curves_path)
-        print(f"wrote {out} ({len(rows)} rows, one per seed) and {curves_path} ({len(res.curves)} rows of curves)")
+        print(f"wrote {out} ({len(rows)} row{'s' if len(rows) > 1 else ''}, one per seed) and {curves_path} "
+              f"({len(res.curves)} rows of curves)")
     return 0
 
 
