@@ -13,6 +13,7 @@ the expected minimum from experiments.md. ``--seeds`` repeats the minima over se
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 
@@ -49,7 +50,11 @@ def sample(case: str, num: int, seed: int, n: int, L: int):
 
 def per_prompt_se(batch, alpha: float, beta: float) -> float:
     """Standard error over prompts of the per-component MSE at (α, β)."""
-    X, xq, xt = torch.as_tensor(batch.X).double(), torch.as_tensor(batch.x_query).double(), torch.as_tensor(batch.x_target).double()
+    X, xq, xt = (
+        torch.as_tensor(batch.X).double(),
+        torch.as_tensor(batch.x_query).double(),
+        torch.as_tensor(batch.x_target).double(),
+    )
     W_KQ, W_PV = scaled_identity_weights(X.shape[-1], alpha, beta, dtype=torch.float64)
     e = ((softmax_attention(X, xq, W_KQ, W_PV) - xt) ** 2).sum(-1) / X.shape[-1]
     return float(e.std() / len(e) ** 0.5)
@@ -85,8 +90,10 @@ def main() -> None:
     print(f"n={args.n} L={args.L} prompts={args.prompts} grid={args.grid}x{args.grid} torch {torch.__version__}")
     for case in args.cases:
         alphas, betas = grids(case, args.grid)
-        print(f"\n== {case} {CASES[case]}  α∈[{alphas[0]}, {alphas[-1]}] (step {alphas[1] - alphas[0]:.4f}), "
-              f"β∈[{betas[0]}, {betas[-1]}] (step {betas[1] - betas[0]:.4f})")
+        print(
+            f"\n== {case} {CASES[case]}  α∈[{alphas[0]}, {alphas[-1]}] (step {alphas[1] - alphas[0]:.4f}), "
+            f"β∈[{betas[0]}, {betas[-1]}] (step {betas[1] - betas[0]:.4f})"
+        )
         t0 = time.perf_counter()
         batch = sample(case, args.prompts, args.seeds[0], args.n, args.L)
         print(f"  sampling {args.prompts} prompts: {time.perf_counter() - t0:.3f} s")
@@ -95,7 +102,9 @@ def main() -> None:
             dtype = getattr(torch, dname)
             for nt in args.threads:
                 torch.set_num_threads(nt)
-                run = lambda: alpha_beta_landscape(batch.X, batch.x_query, batch.x_target, alphas, betas, dtype=dtype)
+                run = functools.partial(
+                    alpha_beta_landscape, batch.X, batch.x_query, batch.x_target, alphas, betas, dtype=dtype
+                )
                 out = run()  # warm-up
                 times = []
                 for _ in range(args.repeats):
@@ -104,17 +113,21 @@ def main() -> None:
                     times.append(time.perf_counter() - t0)
                 ref = out.mse if ref is None else ref
                 err = float(np.max(np.abs(out.mse / ref - 1)))
-                print(f"  landscape {dname}, {nt} thread(s): median {statistics.median(times) * 1e3:.1f} ms "
-                      f"(min {min(times) * 1e3:.1f}, max {max(times) * 1e3:.1f}, {args.repeats} runs; "
-                      f"max rel. diff vs first {err:.1e})")
+                print(
+                    f"  landscape {dname}, {nt} thread(s): median {statistics.median(times) * 1e3:.1f} ms "
+                    f"(min {min(times) * 1e3:.1f}, max {max(times) * 1e3:.1f}, {args.repeats} runs; "
+                    f"max rel. diff vs first {err:.1e})"
+                )
         torch.set_num_threads(args.threads[0])
         ea, eb, em = EXPECTED[case]
         print(f"  expected (experiments.md):   α={ea:.3f} β={eb:.3f} MSE={em:.5f}")
         for seed in args.seeds:
             b = batch if seed == args.seeds[0] else sample(case, args.prompts, seed, args.n, args.L)
             m = minima(case, b, args.grid)
-            print(f"  seed {seed}: grid min {fmt(m['grid'])} (±{m['se']:.5f} s.e.) | grid β, exact α* {fmt(m['valley'])}"
-                  f" | continuous {fmt(m['opt'])}")
+            print(
+                f"  seed {seed}: grid min {fmt(m['grid'])} (±{m['se']:.5f} s.e.) | grid β, exact α* {fmt(m['valley'])}"
+                f" | continuous {fmt(m['opt'])}"
+            )
         if args.big:
             b = sample(case, args.big, 10_000, args.n, args.L)
             m = minima(case, b, args.grid)

@@ -45,19 +45,25 @@ def main():
         for model in ("linear", "softmax"):
             res = {}
             for dev in ("cpu", "cuda"):
-                res[dev] = train(tr, te, TrainConfig(model=model, epochs=args.epochs, seed=1, device=dev, progress=False))
+                res[dev] = train(
+                    tr, te, TrainConfig(model=model, epochs=args.epochs, seed=1, device=dev, progress=False)
+                )
             rel = max(
                 float(np.max(np.abs(res["cpu"].test_mse - res["cuda"].test_mse) / res["cpu"].test_mse)),
                 float(np.max(np.abs(res["cpu"].W_KQ - res["cuda"].W_KQ)) / np.max(np.abs(res["cpu"].W_KQ))),
                 float(np.max(np.abs(res["cpu"].W_PV - res["cuda"].W_PV)) / np.max(np.abs(res["cpu"].W_PV))),
             )
             worst = max(worst, rel)
-            full = [train(tr, te, TrainConfig(model=model, epochs=args.full_epochs, seed=s, device="cuda", progress=False))
-                    for s in range(3)]
+            full = [
+                train(tr, te, TrainConfig(model=model, epochs=args.full_epochs, seed=s, device="cuda", progress=False))
+                for s in range(3)
+            ]
             per_epoch = statistics.median(r.seconds / args.full_epochs * 1e3 for r in full)
-            print(f"{case:8s} {model:7s} cpu-vs-cuda max rel diff {rel:.2e} | cuda {per_epoch:.2f} ms/epoch "
-                  f"(median of 3 runs of {args.full_epochs} epochs) | final test MSE {full[0].test_mse[-1]:.5f} "
-                  f"cpu {res['cpu'].seconds / args.epochs * 1e3:.2f} ms/epoch")
+            print(
+                f"{case:8s} {model:7s} cpu-vs-cuda max rel diff {rel:.2e} | cuda {per_epoch:.2f} ms/epoch "
+                f"(median of 3 runs of {args.full_epochs} epochs) | final test MSE {full[0].test_mse[-1]:.5f} "
+                f"cpu {res['cpu'].seconds / args.epochs * 1e3:.2f} ms/epoch"
+            )
     ok = worst < args.rtol
     print(f"largest relative CPU/CUDA difference {worst:.2e}: {'OK' if ok else 'MISMATCH'}")
     sys.exit(0 if ok else 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from workflow_utils import run_snakemake
 
 

@@ -109,7 +109,10 @@ def test_subspace_estimator_is_shrunk_projection():
 
 def _posterior_mean_length_quad(d, kappa):
     """Eq. 5 on S^d: ∫ e^{κ cos θ} cos θ sin^{d−1}θ dθ / ∫ e^{κ cos θ} sin^{d−1}θ dθ (scaled by e^{−κ})."""
-    w = lambda t: np.exp(kappa * (np.cos(t) - 1.0)) * np.sin(t) ** (d - 1)
+
+    def w(t):
+        return np.exp(kappa * (np.cos(t) - 1.0)) * np.sin(t) ** (d - 1)
+
     pts = [min(np.pi, 5.0 / np.sqrt(kappa))] if kappa > 25 else None
     num = integrate.quad(lambda t: w(t) * np.cos(t), 0, np.pi, points=pts, epsabs=0, epsrel=1e-12, limit=200)[0]
     den = integrate.quad(w, 0, np.pi, points=pts, epsabs=0, epsrel=1e-12, limit=200)[0]

@@ -11,9 +11,9 @@ import copy
 
 import pytest
 import yaml
-from workflow_utils import PAPER_CONFIG, REPO, SMOKE_CONFIG, run_snakemake
 
 from icdenoise.config import ConfigError, check_config, describe, device_error
+from workflow_utils import PAPER_CONFIG, REPO, SMOKE_CONFIG, run_snakemake
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 DELETE = object()
@@ -46,8 +46,13 @@ BAD_CONFIGS = [
     ("negative_variance", "cases.subspace.sigma0_2", -1.0, "cases.subspace.sigma0_2", "allowed: a number > 0"),
     ("zero_noise_variance", "cases.gmm.sigma_z2", 0, "cases.gmm.sigma_z2", "allowed: a number > 0"),
     ("L_below_1", "L", 0, "L", "allowed: an integer >= 1"),
-    ("unknown_case", "cases.line", {"d": 1, "sigma_z2": 0.1, "epochs": 5}, "cases.line",
-     "allowed keys here: gmm, sphere, subspace"),
+    (
+        "unknown_case",
+        "cases.line",
+        {"d": 1, "sigma_z2": 0.1, "epochs": 5},
+        "cases.line",
+        "allowed keys here: gmm, sphere, subspace",
+    ),
     ("unknown_model", "models", ["linear", "mlp"], "models[1]", "allowed values: 'linear', 'softmax'"),
     ("empty_seeds", "seeds", [], "seeds", "allowed: a non-empty list of unique integers >= 0"),
     ("duplicate_seeds", "seeds", [0, 1, 1], "seeds", "allowed: a non-empty list of unique integers >= 0"),
@@ -57,18 +62,35 @@ BAD_CONFIGS = [
     ("zero_radius", "cases.sphere.R", 0.0, "cases.sphere.R", "allowed: a number > 0"),
     ("negative_radius", "cases.gmm.R", -1.0, "cases.gmm.R", "allowed: a number > 0"),
     ("p_below_1", "cases.gmm.p", 0, "cases.gmm.p", "allowed: an integer >= 1"),
-    ("landscape_grid_0", "landscape.grid", 0, "landscape.grid", "allowed: an integer >= 2"),
+    ("landscape_grid_0", "alpha_beta_landscape.grid", 0, "alpha_beta_landscape.grid", "allowed: an integer >= 2"),
     ("wrong_type_string", "n", "16", "n", "allowed: an integer >= 2"),
     ("wrong_type_float", "cases.subspace.epochs", 2.5, "cases.subspace.epochs", "allowed: an integer >= 1"),
-    ("unknown_top_level_key", "learning_rate", 0.1, "learning_rate", "allowed keys here: L, base_seed,"),
-    ("unknown_nested_key", "train.learning_rate", 0.1, "train.learning_rate",
-     "allowed keys here: batch_size, lr, lr_gamma, lr_milestones, threads"),
+    (
+        "unknown_top_level_key",
+        "learning_rate",
+        0.1,
+        "learning_rate",
+        "allowed keys here: L, alpha_beta_landscape, base_seed,",
+    ),
+    (
+        "unknown_nested_key",
+        "train.learning_rate",
+        0.1,
+        "train.learning_rate",
+        "allowed keys here: batch_size, lr, lr_gamma, lr_milestones, threads",
+    ),
     ("lr_0", "train.lr", 0, "train.lr", "allowed: a number > 0"),
     ("lr_gamma_above_1", "train.lr_gamma", 1.5, "train.lr_gamma", "allowed: a number > 0 and <= 1"),
     ("unknown_device", "device", "gpu", "device", "allowed values: 'auto', 'cpu', 'cuda'"),
     ("unknown_dataset", "dataset", "both", "dataset", "allowed values: 'per_seed', 'shared'"),
     ("n_train_0", "n_train", 0, "n_train", "allowed: an integer >= 1"),
-    ("heatmap_seed_not_trained", "figures.heatmap_seed", 5, "figures.heatmap_seed", "allowed values: 0, 1"),
+    (
+        "heatmap_seed_not_trained",
+        "training_dynamics.heatmap_seed",
+        5,
+        "training_dynamics.heatmap_seed",
+        "allowed values: 0, 1",
+    ),
     ("missing_section", "train", DELETE, "train", "allowed: a mapping with keys from: batch_size, lr"),
     ("no_cases", "cases", {}, "cases", "allowed: a mapping with keys from: gmm, sphere, subspace"),
 ]
@@ -79,8 +101,9 @@ def test_valid_configs_pass():
     check_config(yaml.safe_load(PAPER_CONFIG.read_text()), SCHEMA)
 
 
-@pytest.mark.parametrize(("key", "value", "named", "allowed"), [b[1:] for b in BAD_CONFIGS],
-                         ids=[b[0] for b in BAD_CONFIGS])
+@pytest.mark.parametrize(
+    ("key", "value", "named", "allowed"), [b[1:] for b in BAD_CONFIGS], ids=[b[0] for b in BAD_CONFIGS]
+)
 def test_bad_config_is_rejected_naming_key_and_allowed_values(key, value, named, allowed):
     with pytest.raises(ConfigError) as info:
         check_config(mutate(smoke(), key, value), SCHEMA)
@@ -126,7 +149,12 @@ def test_device_cuda_is_refused_only_for_local_runs_without_gpu(monkeypatch):
 #  --config arguments; key named; allowed text)
 PLANNED = [
     ("d_equal_n", ("configfile", "cases.subspace.d", 8), "cases.subspace.d", "allowed: an integer from 1 to 7"),
-    ("landscape_grid_0", ("configfile", "landscape.grid", 0), "landscape.grid", "allowed: an integer >= 2"),
+    (
+        "landscape_grid_0",
+        ("configfile", "alpha_beta_landscape.grid", 0),
+        "alpha_beta_landscape.grid",
+        "allowed: an integer >= 2",
+    ),
     ("unknown_model", ("config", "models=[linear, mlp]"), "models[1]", "allowed values: 'linear', 'softmax'"),
     ("unknown_key", ("config", "learning_rate=0.1"), "learning_rate", "allowed keys here:"),
     ("epochs_0", ("configfile", "cases.gmm.epochs", 0), "cases.gmm.epochs", "allowed: an integer >= 1"),

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from workflow_utils import SMOKE_CONFIG, SNAKEFILE, snakemake_exe
 
 from icdenoise.io import load_run
+from workflow_utils import SMOKE_CONFIG, SNAKEFILE, snakemake_exe
 
 pytestmark = pytest.mark.slow
 
@@ -71,8 +71,17 @@ def jobs_run(output: str) -> set[str]:
 @pytest.fixture(scope="module")
 def killed_and_resumed(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("resume")
-    cmd = [snakemake_exe(), "-s", str(SNAKEFILE), "--directory", str(workdir),
-           "--configfile", str(SMOKE_CONFIG), "--cores", "2"]
+    cmd = [
+        snakemake_exe(),
+        "-s",
+        str(SNAKEFILE),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(SMOKE_CONFIG),
+        "--cores",
+        "2",
+    ]
     first_log = workdir.parent / f"{workdir.name}-first.log"
     t0 = time.monotonic()
     with open(first_log, "w") as fh:
@@ -84,8 +93,10 @@ def killed_and_resumed(tmp_path_factory):
                 if runs - running and running:  # a finished training run, and one in progress
                     break
                 if proc.poll() is not None:
-                    pytest.fail(f"the first run ended (rc={proc.returncode}) before it could be killed while "
-                                f"training:\n{first_log.read_text()[-3000:]}")
+                    pytest.fail(
+                        f"the first run ended (rc={proc.returncode}) before it could be killed while "
+                        f"training:\n{first_log.read_text()[-3000:]}"
+                    )
                 if time.monotonic() - t0 > KILL_DEADLINE_S:
                     pytest.fail("no training job ran within the deadline")
                 time.sleep(0.05)
@@ -106,12 +117,22 @@ def killed_and_resumed(tmp_path_factory):
     t1 = time.monotonic()
     resumed = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=1800)
     resume_s = time.monotonic() - t1
-    info = dict(workdir=workdir, killed_after=killed_after, resume_s=resume_s, completed=completed,
-                incomplete=incomplete, stale_locks=stale_locks, resumed=resumed, first=first_log.read_text())
-    print(f"\nkill-and-resume: SIGKILL after {killed_after:.1f} s with {len(completed)} outputs complete "
-          f"({sum(p.startswith('results/runs/fig3/') for p in completed)} training runs) and "
-          f"{len(incomplete)} in progress; resume took {resume_s:.1f} s and ran {len(jobs_run(resumed.stdout))} "
-          f"output files' jobs")
+    info = dict(
+        workdir=workdir,
+        killed_after=killed_after,
+        resume_s=resume_s,
+        completed=completed,
+        incomplete=incomplete,
+        stale_locks=stale_locks,
+        resumed=resumed,
+        first=first_log.read_text(),
+    )
+    print(
+        f"\nkill-and-resume: SIGKILL after {killed_after:.1f} s with {len(completed)} outputs complete "
+        f"({sum(p.startswith('results/runs/fig3/') for p in completed)} training runs) and "
+        f"{len(incomplete)} in progress; resume took {resume_s:.1f} s and ran {len(jobs_run(resumed.stdout))} "
+        f"output files' jobs"
+    )
     return info
 
 

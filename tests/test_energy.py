@@ -87,10 +87,17 @@ def test_mse_after_steps_rows_scalar_and_matrix_agree():
     b = _gmm(num=32)
     n = b.X.shape[-1]
     rows = mse_after_steps(b, 1.2, 6.0, steps=(0, 1, 3), gamma_fracs=(0.5, 1.0))
-    assert [(r["gamma_over_alpha"], r["K"]) for r in rows] == [(0.5, 0), (0.5, 1), (0.5, 3), (1.0, 0), (1.0, 1), (1.0, 3)]
+    assert [(r["gamma_over_alpha"], r["K"]) for r in rows] == [
+        (0.5, 0),
+        (0.5, 1),
+        (0.5, 3),
+        (1.0, 0),
+        (1.0, 1),
+        (1.0, 3),
+    ]
     W_KQ, W_PV = scaled_identity_weights(n, 1.2, 6.0, dtype=torch.float64)
     rows_m = mse_after_steps(b, W_PV, W_KQ, steps=(0, 1, 3), gamma_fracs=(0.5, 1.0))
-    for r, q in zip(rows, rows_m):
+    for r, q in zip(rows, rows_m, strict=True):
         assert r["gamma"] == pytest.approx(q["gamma"]) and r["mse"] == pytest.approx(q["mse"], rel=1e-10)
     # K = 0 is the noisy query; K = 1 with γ = α is the attention layer.
     X, xq, xt = torch.as_tensor(b.X).double(), torch.as_tensor(b.x_query).double(), torch.as_tensor(b.x_target).double()
@@ -110,7 +117,11 @@ def test_mse_after_steps_rows_scalar_and_matrix_agree():
 
 def test_figure5_one_step_denoises(circle):
     """α = 1, β = 10, γ = α: one step is closer to the clean target than the noisy query (prompt mean)."""
-    X, xq, xt = torch.as_tensor(circle.X).double(), torch.as_tensor(circle.x_query).double(), torch.as_tensor(circle.x_target).double()
+    X, xq, xt = (
+        torch.as_tensor(circle.X).double(),
+        torch.as_tensor(circle.x_query).double(),
+        torch.as_tensor(circle.x_target).double(),
+    )
     s1 = dam_iterate(xq, X, 1.0, 10.0, 1.0, 1)
     err0 = ((xq - xt) ** 2).sum(-1).mean()
     err1 = ((s1 - xt) ** 2).sum(-1).mean()
@@ -128,7 +139,9 @@ def test_figure5_iteration_becomes_query_independent(circle):
     g = torch.Generator().manual_seed(11)
     # m noisy queries per prompt, built from that prompt's own circle points
     idx = torch.randint(0, L, (B, m), generator=g)
-    s0 = torch.gather(X, 1, idx[..., None].expand(-1, -1, n)) + 0.1**0.5 * torch.randn(B, m, n, generator=g, dtype=X.dtype)
+    s0 = torch.gather(X, 1, idx[..., None].expand(-1, -1, n)) + 0.1**0.5 * torch.randn(
+        B, m, n, generator=g, dtype=X.dtype
+    )
     traj = dam_iterate(s0, X, 1.0, 10.0, 1.0, 50, return_trajectory=True)
     iu = torch.triu_indices(m, m, 1)
 

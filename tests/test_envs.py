@@ -6,6 +6,7 @@ import re
 
 import pytest
 import yaml
+
 from workflow_utils import REPO
 
 # import name -> conda-forge package name
@@ -34,9 +35,12 @@ def _env_packages(path):
     return spec, {re.split(r"[=<>!]", d)[0]: d for d in deps}
 
 
+FIG3_RULES = {"sample_prompts", "train", "evaluate_baselines", "gather_training_dynamics", "plot_training_dynamics"}
+
+
 def test_every_rule_but_all_has_a_conda_env():
     rules = dict(_rules())
-    assert "train" in rules and "plot_fig3" in rules
+    assert "train" in rules and "plot_training_dynamics" in rules
     missing = [r for r, env in rules.items() if env is None and r != "all"]
     assert not missing, f"rules without conda: {missing}"
     for rule, env in rules.items():
@@ -50,7 +54,7 @@ def test_env_file_is_pinned_conda_forge(env_file):
     assert spec.get("channels", [])[0] == "conda-forge"
     assert "defaults" not in spec["channels"]
     assert "python" in pkgs
-    for name, dep in pkgs.items():
+    for dep in pkgs.values():
         assert re.fullmatch(r"[\w.-]+=[\w.]+", dep), f"{env_file.name}: {dep!r} is not pinned as name=version"
 
 
@@ -59,7 +63,7 @@ def test_envs_provide_what_each_rule_imported(smoke_run):
     """The smoke run recorded every tracked package each rule's job imported; its env must list them."""
     rules = dict(_rules())
     recorded = sorted((smoke_run / "imports").glob("*.txt"))
-    assert {p.stem for p in recorded} >= {"sample_prompts", "train", "evaluate_baselines", "gather_fig3", "plot_fig3"}
+    assert {p.stem for p in recorded} >= FIG3_RULES
     for rec in recorded:
         rule = rec.stem
         used = set(rec.read_text().split())

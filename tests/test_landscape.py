@@ -34,8 +34,10 @@ def test_softmax_grid_matches_direct_evaluation(gmm):
     ls = alpha_beta_landscape(X.float(), xq.float(), xt.float(), alphas, betas, chunk_prompts=10)
     assert ls.mse.shape == (len(betas), len(alphas))
     rng = np.random.default_rng(0)
-    for ib, ia in zip(rng.integers(0, len(betas), 6), rng.integers(0, len(alphas), 6)):
-        direct = _direct_mse("softmax", X.float().double(), xq.float().double(), xt.float().double(), alphas[ia], betas[ib])
+    for ib, ia in zip(rng.integers(0, len(betas), 6), rng.integers(0, len(alphas), 6), strict=True):
+        direct = _direct_mse(
+            "softmax", X.float().double(), xq.float().double(), xt.float().double(), alphas[ia], betas[ib]
+        )
         assert ls.mse[ib, ia] == pytest.approx(direct, rel=1e-5)
     # chunking does not change the result; α* is the exact row optimum
     ls1 = alpha_beta_landscape(X, xq, xt, alphas, betas, chunk_prompts=1000)

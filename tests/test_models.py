@@ -36,8 +36,10 @@ def _tiny(case="sphere", num=5, n=4, L=7, seed=0):
 
 def _rand_weights(n, seed, scale=1.0):
     g = torch.Generator().manual_seed(seed)
-    return (scale * torch.randn(n, n, generator=g, dtype=torch.float64),
-            scale * torch.randn(n, n, generator=g, dtype=torch.float64))
+    return (
+        scale * torch.randn(n, n, generator=g, dtype=torch.float64),
+        scale * torch.randn(n, n, generator=g, dtype=torch.float64),
+    )
 
 
 def _explicit_linear(X, xq, W_KQ, W_PV):
@@ -80,7 +82,9 @@ def test_linear_attention_from_moment_equals_linear_attention():
     # S is the per-prompt second moment XᵀX/L, symmetric
     assert torch.allclose(S[3], X[3].T @ X[3] / 11, rtol=1e-12)
     assert torch.allclose(S, S.transpose(1, 2))
-    assert torch.allclose(linear_attention_from_moment(S, xq, W_KQ, W_PV), linear_attention(X, xq, W_KQ, W_PV), rtol=1e-12, atol=1e-12)
+    assert torch.allclose(
+        linear_attention_from_moment(S, xq, W_KQ, W_PV), linear_attention(X, xq, W_KQ, W_PV), rtol=1e-12, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("case", ["subspace", "sphere", "gmm"])
@@ -127,7 +131,9 @@ def test_scaled_identity_models():
     n = X.shape[-1]
     for a, b in [(0.5, 1.0), (1.0, 10.0), (2.0, -3.0)]:
         Wk, Wp = scaled_identity_weights(n, a, b, dtype=torch.float64)
-        assert torch.equal(Wk, b * torch.eye(n, dtype=torch.float64)) and torch.equal(Wp, a * torch.eye(n, dtype=torch.float64))
+        assert torch.equal(Wk, b * torch.eye(n, dtype=torch.float64)) and torch.equal(
+            Wp, a * torch.eye(n, dtype=torch.float64)
+        )
         lin = linear_attention(X, xq, Wk, Wp)
         assert torch.allclose(lin, a * b * torch.bmm(context_moment(X), xq.unsqueeze(-1)).squeeze(-1), rtol=1e-12)
         p = torch.softmax(b * torch.einsum("bln,bn->bl", X, xq), -1)

@@ -9,18 +9,19 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 
 import numpy as np
 import pandas as pd
 import pytest
-from workflow_utils import SMOKE_CONFIG, run_snakemake
 
 from icdenoise import io
-from icdenoise.pipeline import job_logging
+from icdenoise.jobs import job_logging
 from icdenoise.resume import LOCK_NAME, claim_workdir
 from icdenoise.tasks import sample_prompts
+from workflow_utils import SMOKE_CONFIG, run_snakemake
 
 RUN = "results/runs/fig3/subspace/linear/seed0.npz"
 DATA = "results/data/subspace/seed0.npz"
@@ -41,8 +42,18 @@ def test_diverging_training_fails_its_job_naming_run_and_settings(tmp_path):
     huge_lr = tmp_path / "huge_lr.yaml"
     huge_lr.write_text("train:\n  lr: 1.0e+12\n")  # merged onto the smoke config: batch_size etc. stay
     workdir = tmp_path / "run"
-    proc = run_snakemake(workdir, RUN, "--cores", "2", "--configfile", str(SMOKE_CONFIG), str(huge_lr),
-                         configfile=None, env=NO_GPU, check=False)
+    proc = run_snakemake(
+        workdir,
+        RUN,
+        "--cores",
+        "2",
+        "--configfile",
+        str(SMOKE_CONFIG),
+        str(huge_lr),
+        configfile=None,
+        env=NO_GPU,
+        check=False,
+    )
     out = proc.stdout
     assert proc.returncode != 0, out[-3000:]
     assert "training diverged" in out and "case=subspace model=linear seed=0" in out, out[-3000:]
@@ -227,7 +238,7 @@ def test_atomic_output_leaves_nothing_on_failure_and_clears_stale_temp_files(tmp
     with pytest.raises(ZeroDivisionError):
         with io.atomic_output(target, suffix=".parquet") as tmp:
             tmp.write_bytes(b"half")
-            1 / 0
+            raise ZeroDivisionError
     assert not target.exists() and tmp_files(tmp_path) == []
     io.write_table(pd.DataFrame({"a": [1]}), target)
     assert io.read_table(target)["a"].tolist() == [1] and tmp_files(tmp_path) == []
@@ -246,3 +257,18 @@ def test_job_logging_known_failure_exits_with_its_message(tmp_path, capsys):
     with pytest.raises(KeyError):  # anything else is a bug: its traceback propagates
         with job_logging(str(tmp_path / "other.log")):
             raise KeyError("x")
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664)])
+def test_outputs_get_the_mode_of_the_umask(tmp_path, umask, mode):
+    """Results are readable by the group: a new output gets 0666 & ~umask, not mkstemp's 0600."""
+    old = os.umask(umask)
+    try:
+        io.write_table(pd.DataFrame({"a": [1]}), tmp_path / "t.parquet")
+        io.write_json({"a": 1}, tmp_path / "t.json")
+        with io.atomic_output(tmp_path / "f.bin") as tmp:
+            tmp.write_bytes(b"x")
+    finally:
+        os.umask(old)
+    for name in ("t.parquet", "t.json", "f.bin"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name

@@ -51,9 +51,32 @@ TRAIN_RULES = {"train", "train_context_sweep", "train_dim_shift"}
 VOLATILE_COLUMNS = {"seconds"}
 # SLURM client commands hidden from PATH in the dry-run test
 SLURM_COMMANDS = {
-    "sbatch", "srun", "salloc", "squeue", "sinfo", "sacct", "sacctmgr", "scancel", "scontrol",
-    "sshare", "sstat", "sprio", "sreport", "sattach", "sbcast", "scrontab", "sdiag", "sh5util",
-    "sjobexitmod", "sjstat", "smap", "sview", "strigger", "slurmctld", "slurmd", "slurmstepd",
+    "sbatch",
+    "srun",
+    "salloc",
+    "squeue",
+    "sinfo",
+    "sacct",
+    "sacctmgr",
+    "scancel",
+    "scontrol",
+    "sshare",
+    "sstat",
+    "sprio",
+    "sreport",
+    "sattach",
+    "sbcast",
+    "scrontab",
+    "sdiag",
+    "sh5util",
+    "sjobexitmod",
+    "sjstat",
+    "smap",
+    "sview",
+    "strigger",
+    "slurmctld",
+    "slurmd",
+    "slurmstepd",
 }
 
 
@@ -122,7 +145,11 @@ def _snakemake(args: list[str], log: Path, timeout: int = TIMEOUT, env: dict[str
         fh.write("$ " + " ".join(cmd) + "\n")
         fh.flush()
         proc = subprocess.run(
-            cmd, stdout=fh, stderr=subprocess.STDOUT, env=env or _clean_env(), cwd=log.parent,
+            cmd,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=env or _clean_env(),
+            cwd=log.parent,
             timeout=timeout + 120,
         )
     return Run(proc.returncode, log.read_text(errors="replace"), log)
@@ -143,7 +170,7 @@ def _rule_of_logfile(path: str) -> str:
     parts = Path(path).parts
     i = parts.index("slurm_logs")
     assert parts[i + 1].startswith("rule_"), path
-    return parts[i + 1][len("rule_"):]
+    return parts[i + 1][len("rule_") :]
 
 
 def _tables(workdir: Path) -> dict[str, bytes]:
@@ -194,7 +221,9 @@ def test_profile_dry_run_without_slurm_on_path(tmp_path):
     assert shutil.which("sbatch", path=path) is None
     run = _snakemake(
         ["-s", tmp_path / "Snakefile", "--directory", tmp_path / "work", "--profile", PROFILE, "-n"],
-        log=tmp_path / "dry-run.log", timeout=120, env=env,
+        log=tmp_path / "dry-run.log",
+        timeout=120,
+        env=env,
     )
     assert run.returncode == 0, _tail(run.output)
     assert "Using profile" in run.output
@@ -210,9 +239,10 @@ def test_profile_dry_run_without_slurm_on_path(tmp_path):
 def test_profile_dry_run_of_workflow_without_slurm_on_path(tmp_path):
     path = _path_without_slurm(tmp_path)
     run = _snakemake(
-        ["-s", SNAKEFILE, "--directory", tmp_path / "work", "--configfile", SMOKE_CONFIG,
-         "--profile", PROFILE, "-n"],
-        log=tmp_path / "dry-run.log", timeout=300, env=_clean_env(PATH=path),
+        ["-s", SNAKEFILE, "--directory", tmp_path / "work", "--configfile", SMOKE_CONFIG, "--profile", PROFILE, "-n"],
+        log=tmp_path / "dry-run.log",
+        timeout=300,
+        env=_clean_env(PATH=path),
     )
     assert run.returncode == 0, _tail(run.output)
 
@@ -260,8 +290,20 @@ def local_reference(smoke_run):
 def test_workflow_runs_through_slurm(slurm_cluster, local_reference, tmp_path):
     work = tmp_path / "cluster-run"
     run = _snakemake(
-        ["-s", SNAKEFILE, "--directory", work, "--configfile", SMOKE_CONFIG, "--profile", PROFILE,
-         "--slurm-init-seconds-before-status-checks", "2", "--verbose", *FIG3_TARGETS],
+        [
+            "-s",
+            SNAKEFILE,
+            "--directory",
+            work,
+            "--configfile",
+            SMOKE_CONFIG,
+            "--profile",
+            PROFILE,
+            "--slurm-init-seconds-before-status-checks",
+            "2",
+            "--verbose",
+            *FIG3_TARGETS,
+        ],
         log=tmp_path / "snakemake.log",
     )
     out = run.output
@@ -270,9 +312,7 @@ def test_workflow_runs_through_slurm(slurm_cluster, local_reference, tmp_path):
 
     # ---- every job that ran went through sbatch
     sbatch_calls = re.findall(r"^sbatch call: (sbatch .*)$", out, flags=re.M)
-    submitted = re.findall(
-        r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (.+?)\)\.$", out, flags=re.M
-    )
+    submitted = re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (.+?)\)\.$", out, flags=re.M)
     remote_rules = re.findall(r"^rule (\w+):$", out, flags=re.M)
     assert remote_rules, "no job ran at all"
     assert len(sbatch_calls) == len(submitted) == len(remote_rules), (
@@ -292,7 +332,9 @@ def test_workflow_runs_through_slurm(slurm_cluster, local_reference, tmp_path):
     run_id = re.search(r"^SLURM run ID: (\S+)$", out, flags=re.M).group(1)
     q = subprocess.run(
         ["timeout", "10", "squeue", "--states=all", "--noheader", "--format=%i|%T", "--name", run_id],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     states = dict(line.split("|") for line in q.stdout.split())
     assert {jobid for _, jobid, _ in submitted} <= set(states), (states, submitted)
@@ -309,7 +351,7 @@ def test_workflow_runs_through_slurm(slurm_cluster, local_reference, tmp_path):
                 assert "--gpus" not in call and "--gres" not in call, call
     gpu_call = next(c for r, cs in by_rule.items() if r in TRAIN_RULES for c in cs)
     print("sbatch line of a GPU job:", re.sub(r' --wrap=".*"$', ' --wrap="..."', gpu_call))
-    for _, jobid, log in submitted:
+    for _, _jobid, log in submitted:
         text = Path(log).read_text(errors="replace")
         # the job's own snakemake (--verbose) logs its environment; SLURM sets CUDA_VISIBLE_DEVICES
         # only for jobs holding a GPU
@@ -337,7 +379,9 @@ def test_workflow_runs_through_slurm(slurm_cluster, local_reference, tmp_path):
         cluster_df = pd.read_parquet(work / "results" / "tables" / name)
         volatile = sorted(VOLATILE_COLUMNS & set(local_df.columns))
         assert volatile, f"table {name} differs between the SLURM and the local run"
-        pd.testing.assert_frame_equal(cluster_df.drop(columns=volatile), local_df.drop(columns=volatile), check_exact=True)
+        pd.testing.assert_frame_equal(
+            cluster_df.drop(columns=volatile), local_df.drop(columns=volatile), check_exact=True
+        )
         print(f"{name}: identical except for the wall-clock column(s) {volatile}")
 
 
@@ -349,9 +393,20 @@ def test_failing_job_fails_the_workflow_and_shows_its_log(slurm_cluster, tmp_pat
     diverge = tmp_path / "diverge.yaml"
     diverge.write_text("train:\n  lr: 1.0e+12\n")
     run = _snakemake(
-        ["-s", SNAKEFILE, "--directory", tmp_path / "work", "--configfile", SMOKE_CONFIG, diverge,
-         "--profile", PROFILE, "--slurm-init-seconds-before-status-checks", "2",
-         "results/runs/fig3/subspace/softmax/seed0.npz"],
+        [
+            "-s",
+            SNAKEFILE,
+            "--directory",
+            tmp_path / "work",
+            "--configfile",
+            SMOKE_CONFIG,
+            diverge,
+            "--profile",
+            PROFILE,
+            "--slurm-init-seconds-before-status-checks",
+            "2",
+            "results/runs/fig3/subspace/softmax/seed0.npz",
+        ],
         log=tmp_path / "snakemake.log",
     )
     out = run.output

@@ -1,4 +1,4 @@
-"""Figure 4 studies (icdenoise.studies, plotting.fig4) and their rules (context_sweep.smk, dim_shift.smk).
+"""Figure 4a (context_sweep) and 4b (dim_shift): study and plotting modules, and their rules.
 
 Unit tests run tiny settings (n = 8, a few dozen prompts) in-process; the workflow tests plan the
 paper-scale jobs (dry run) and check the smoke run's Figure 4 tables and figures.
@@ -12,15 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from workflow_utils import PAPER_CONFIG, REPO, job_counts, run_snakemake
 
-from icdenoise import studies
 from icdenoise.bayes import bayes_mse_subspace, linear_attention_finite_L_mse, linear_attention_gamma_star
 from icdenoise.config import ConfigError, check_config
 from icdenoise.io import load_run, read_table, save_run
 from icdenoise.models import attention, scaled_identity_weights
+from icdenoise.studies import common, context_sweep, dim_shift
 from icdenoise.tasks import sample_prompts
 from icdenoise.train import TrainConfig, train
+from workflow_utils import PAPER_CONFIG, REPO, job_counts, run_snakemake
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 SUB = dict(d=3, sigma0_2=2.0, sigma_z2=1.0)
@@ -33,16 +33,19 @@ SETTINGS = dict(batch_size=16, lr=0.01, lr_milestones=[0.8, 0.9], lr_gamma=0.1)
 def test_initial_weights_are_the_runs_own_initialisation():
     """The "untrained" model is exactly the weights train() starts from (epoch-0 α, β match)."""
     batch = sample_prompts("subspace", 40, 1, n=8, L=10, **SUB)
-    res = train(batch.subset(slice(0, 32)), batch.subset(slice(32, None)),
-                TrainConfig(model="linear", epochs=1, batch_size=16, seed=1234))
-    W_KQ, W_PV = studies.initial_weights(8, 1234)
+    res = train(
+        batch.subset(slice(0, 32)),
+        batch.subset(slice(32, None)),
+        TrainConfig(model="linear", epochs=1, batch_size=16, seed=1234),
+    )
+    W_KQ, W_PV = common.initial_weights(8, 1234)
     assert W_KQ.shape == W_PV.shape == (8, 8) and W_KQ.dtype == np.float32
     assert np.mean(np.diag(W_PV)) == pytest.approx(res.alpha[0], abs=1e-7)
     assert np.mean(np.diag(W_KQ)) == pytest.approx(res.beta[0], abs=1e-7)
     assert np.abs(W_KQ).max() <= 1 / np.sqrt(8)
     # and the untrained error equals the trainer's epoch-0 test error
     test = batch.subset(slice(32, None))
-    mse = studies.model_mse("linear", test.X, test.x_query, test.x_target, W_KQ, W_PV)
+    mse = common.model_mse("linear", test.X, test.x_query, test.x_target, W_KQ, W_PV)
     assert mse.mean() == pytest.approx(res.test_mse[0], rel=1e-5)
 
 
@@ -51,11 +54,20 @@ def test_model_mse_matches_the_attention_models_and_is_chunk_independent(model):
     batch = sample_prompts("sphere", 37, 2, n=8, L=12, d=3, R=1.0, sigma_z2=0.1)
     rng = np.random.default_rng(0)
     W_KQ, W_PV = rng.normal(size=(8, 8)) * 0.3, rng.normal(size=(8, 8)) * 0.3
-    pred = attention(model, torch.from_numpy(batch.X), torch.from_numpy(batch.x_query),
-                     torch.tensor(W_KQ, dtype=torch.float32), torch.tensor(W_PV, dtype=torch.float32)).double().numpy()
+    pred = (
+        attention(
+            model,
+            torch.from_numpy(batch.X),
+            torch.from_numpy(batch.x_query),
+            torch.tensor(W_KQ, dtype=torch.float32),
+            torch.tensor(W_PV, dtype=torch.float32),
+        )
+        .double()
+        .numpy()
+    )
     want = ((pred - batch.x_target) ** 2).mean(-1)
     for chunk in (5, 250):
-        got = studies.model_mse(model, batch.X, batch.x_query, batch.x_target, W_KQ, W_PV, chunk=chunk)
+        got = common.model_mse(model, batch.X, batch.x_query, batch.x_target, W_KQ, W_PV, chunk=chunk)
         np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
@@ -65,8 +77,8 @@ def test_model_mse_of_gamma_star_identity_matches_finite_L_theory():
     batch = sample_prompts("subspace", 4000, 3, n=n, L=L, **SUB)
     g = linear_attention_gamma_star(L, SUB["d"], SUB["sigma0_2"], SUB["sigma_z2"])
     W_KQ, W_PV = (w.numpy() for w in scaled_identity_weights(n, alpha=g, beta=1.0))
-    per = studies.model_mse("linear", batch.X, batch.x_query, batch.x_target, W_KQ, W_PV)
-    mean, se = studies._mean_se(per)
+    per = common.model_mse("linear", batch.X, batch.x_query, batch.x_target, W_KQ, W_PV)
+    mean, se = common.mean_se(per)
     assert abs(mean - linear_attention_finite_L_mse(L, n, SUB["d"], SUB["sigma0_2"], SUB["sigma_z2"])) < 4 * se
 
 
@@ -75,12 +87,40 @@ def test_model_mse_of_gamma_star_identity_matches_finite_L_theory():
 
 def _sweep_run(tmp_path, L, seed, models=("linear", "softmax"), fresh=50, epochs=3):
     outs = {m: str(tmp_path / f"L{L}" / m / f"seed{seed}.npz") for m in models}
-    metas = studies.train_context_sweep(
-        outs, L=L, seed=seed, n=8, n_train=48, n_test=16, case_params=SUB, epochs=epochs,
-        train_settings=SETTINGS, data_seed=100 + L + seed, train_seeds={m: 7 + i for i, m in enumerate(models)},
-        fresh_prompts=fresh, fresh_seed=200 + L + seed, device="cpu",
+    runs = [dict(model=m, L=L, seed=seed, train_seed=7 + i, data_seed=100 + L + seed) for i, m in enumerate(models)]
+    metas = context_sweep.train_context_sweep(
+        list(outs.values()),
+        runs=runs,
+        n=8,
+        n_train=48,
+        n_test=16,
+        case_params=SUB,
+        epochs=epochs,
+        train_settings=SETTINGS,
+        fresh_prompts=fresh,
+        fresh_seeds={L: 200 + L},
+        device="cpu",
     )
-    return outs, metas
+    return outs, dict(zip(models, metas, strict=True))
+
+
+def test_train_context_sweep_batches_seeds_of_one_L_and_matches_solo_runs(tmp_path):
+    """Several L values and seeds in one job: each L's seeds are one ensemble; each run equals its solo run."""
+    runs = [
+        dict(model="softmax", L=L, seed=s, train_seed=40 + s, data_seed=300 + L + s) for L in (6, 9) for s in (0, 1)
+    ]
+    outs = [str(tmp_path / f"L{r['L']}_s{r['seed']}.npz") for r in runs]
+    kw = dict(n=8, n_train=48, n_test=16, case_params=SUB, epochs=3, train_settings=SETTINGS, device="cpu")
+    metas = context_sweep.train_context_sweep(outs, runs=runs, fresh_prompts=20, fresh_seeds={6: 1, 9: 2}, **kw)
+    assert [m["ensemble_size"] for m in metas] == [2, 2, 2, 2]
+    solo = context_sweep.train_context_sweep(
+        [str(tmp_path / "solo.npz")], runs=runs[3:], fresh_prompts=20, fresh_seeds={9: 2}, **kw
+    )
+    a, _ = load_run(outs[3])
+    b, _ = load_run(str(tmp_path / "solo.npz"))
+    np.testing.assert_allclose(a["W_KQ"], b["W_KQ"], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(a["test_mse"], b["test_mse"], rtol=1e-5)
+    assert solo[0]["ensemble_size"] == 1 and metas[3]["fresh_mse"] == pytest.approx(solo[0]["fresh_mse"], rel=1e-5)
 
 
 def test_train_context_sweep_writes_one_run_per_model(tmp_path):
@@ -114,10 +154,10 @@ def test_gather_context_sweep_tables(tmp_path):
         for seed in (0, 1):
             _sweep_run(tmp_path / "runs", L=L, seed=seed, epochs=2)
     runs = sorted(str(p) for p in (tmp_path / "runs").rglob("*.npz"))
-    studies.gather_context_sweep(runs, tmp_path / "t.parquet", tmp_path / "th.parquet")
+    context_sweep.gather_context_sweep(runs, tmp_path / "t.parquet", tmp_path / "th.parquet")
     df = read_table(tmp_path / "t.parquet")
     assert len(df) == 8
-    for col, dtype in studies.CONTEXT_SWEEP_COLUMNS.items():
+    for col, dtype in context_sweep.CONTEXT_SWEEP_COLUMNS.items():
         assert str(df[col].dtype).lower().startswith(dtype[:5]), (col, df[col].dtype)
     np.testing.assert_allclose(df["alpha_beta"], df["alpha"] * df["beta"])
     assert (df["min_test_mse"] <= df["test_mse"] + 1e-12).all()
@@ -136,8 +176,9 @@ def test_gather_context_sweep_rejects_mixed_settings(tmp_path):
     meta["prompt_params"]["d"] = 2
     save_run(tmp_path / "other.npz", arrays, meta)
     with pytest.raises(ValueError, match="differ"):
-        studies.gather_context_sweep([outs["linear"], str(tmp_path / "other.npz")], tmp_path / "t.parquet",
-                                     tmp_path / "th.parquet")
+        context_sweep.gather_context_sweep(
+            [outs["linear"], str(tmp_path / "other.npz")], tmp_path / "t.parquet", tmp_path / "th.parquet"
+        )
 
 
 def test_paper_gamma_star_values():
@@ -152,16 +193,25 @@ def test_paper_gamma_star_values():
 
 def test_shifted_params():
     base = dict(case="gmm", n=8, L=40, p=3, R=1.0, sigma0_2=0.02, sigma_z2=0.1, seed=4)
-    assert studies.shifted_params("gmm", base, 7) == dict(p=7, R=1.0, sigma0_2=0.02, sigma_z2=0.1)
-    assert studies.shifted_params("subspace", dict(d=8, sigma0_2=2.0, sigma_z2=1.0, n=16), 3)["d"] == 3
+    assert dim_shift.shifted_params("gmm", base, 7) == dict(p=7, R=1.0, sigma0_2=0.02, sigma_z2=0.1)
+    assert dim_shift.shifted_params("subspace", dict(d=8, sigma0_2=2.0, sigma_z2=1.0, n=16), 3)["d"] == 3
 
 
 @pytest.fixture(scope="module")
 def dim_shift_run(tmp_path_factory):
     path = tmp_path_factory.mktemp("ds") / "run.npz"
-    studies.train_dim_shift(str(path), seed=0, L=30, n=8, n_train=400, n_test=100, case_params=SUB, epochs=20,
-                            train_settings={**SETTINGS, "lr_milestones": []}, data_seed=11, train_seed=12,
-                            device="cpu")
+    dim_shift.train_dim_shift(
+        [str(path)],
+        runs=[dict(seed=0, data_seed=11, train_seed=12)],
+        L=30,
+        n=8,
+        n_train=400,
+        n_test=100,
+        case_params=SUB,
+        epochs=20,
+        train_settings={**SETTINGS, "lr_milestones": []},
+        device="cpu",
+    )
     return path
 
 
@@ -174,8 +224,15 @@ def test_train_dim_shift_constant_lr(dim_shift_run):
 
 def test_evaluate_dim_shift_rows(dim_shift_run, tmp_path):
     out = tmp_path / "eval.json"
-    rows = studies.evaluate_dim_shift(str(dim_shift_run), str(out), case="subspace", seed=0, eval_values=[1, 3, 6],
-                                      L_eval=[5, 30], eval_prompts=200, eval_seed=5)
+    rows = dim_shift.evaluate_dim_shift(
+        [str(dim_shift_run)],
+        str(out),
+        case="subspace",
+        eval_values=[1, 3, 6],
+        L_eval=[5, 30],
+        eval_prompts=200,
+        eval_seed=5,
+    )
     assert json.loads(out.read_text())["rows"] == rows
     df = pd.DataFrame(rows)
     assert len(df) == 3 * 2 * 2
@@ -189,34 +246,62 @@ def test_evaluate_dim_shift_rows(dim_shift_run, tmp_path):
     # more context helps
     assert (piv.xs(30, level="L")["trained"] < piv.xs(5, level="L")["trained"]).all()
     # deterministic
-    rows2 = studies.evaluate_dim_shift(str(dim_shift_run), str(tmp_path / "e2.json"), case="subspace", seed=0,
-                                       eval_values=[1, 3, 6], L_eval=[5, 30], eval_prompts=200, eval_seed=5)
+    rows2 = dim_shift.evaluate_dim_shift(
+        [str(dim_shift_run)],
+        str(tmp_path / "e2.json"),
+        case="subspace",
+        eval_values=[1, 3, 6],
+        L_eval=[5, 30],
+        eval_prompts=200,
+        eval_seed=5,
+    )
     assert rows2 == rows
 
 
 def test_evaluate_dim_shift_uses_nested_prompts_across_L(dim_shift_run, tmp_path):
     """With L = L_max the result equals a direct evaluation on the sampled prompts (same seed derivation)."""
-    rows = studies.evaluate_dim_shift(str(dim_shift_run), str(tmp_path / "e.json"), case="subspace", seed=0,
-                                      eval_values=[2], L_eval=[30, 4], eval_prompts=50, eval_seed=9)
+    rows = dim_shift.evaluate_dim_shift(
+        [str(dim_shift_run)],
+        str(tmp_path / "e.json"),
+        case="subspace",
+        eval_values=[2],
+        L_eval=[30, 4],
+        eval_prompts=50,
+        eval_seed=9,
+    )
     arrays, meta = load_run(dim_shift_run)
     from icdenoise.tasks import derive_seed
 
     batch = sample_prompts("subspace", 50, derive_seed(9, "d", 2), n=8, L=30, d=2, sigma0_2=2.0, sigma_z2=1.0)
     for L in (4, 30):
-        want = studies.model_mse("linear", batch.X[:, :L], batch.x_query, batch.x_target, arrays["W_KQ"], arrays["W_PV"])
+        want = common.model_mse("linear", batch.X[:, :L], batch.x_query, batch.x_target, arrays["W_KQ"], arrays["W_PV"])
         got = [r["mse"] for r in rows if r["L"] == L and r["model_state"] == "trained"]
         assert got == [pytest.approx(want.mean(), rel=1e-12)]
 
 
 def test_evaluate_dim_shift_rejects_wrong_case(dim_shift_run, tmp_path):
     with pytest.raises(ValueError, match="case"):
-        studies.evaluate_dim_shift(str(dim_shift_run), str(tmp_path / "e.json"), case="sphere", seed=0,
-                                   eval_values=[2], L_eval=[5], eval_prompts=10, eval_seed=1)
+        dim_shift.evaluate_dim_shift(
+            [str(dim_shift_run)],
+            str(tmp_path / "e.json"),
+            case="sphere",
+            eval_values=[2],
+            L_eval=[5],
+            eval_prompts=10,
+            eval_seed=1,
+        )
 
 
 def test_dim_shift_oracles_subspace_closed_form(tmp_path):
-    studies.dim_shift_oracles(str(tmp_path / "o.parquet"), case="subspace", base_params=dict(SUB), n=8,
-                              eval_values=[1, 5], num_prompts=10, seed=0)
+    dim_shift.dim_shift_oracles(
+        str(tmp_path / "o.parquet"),
+        case="subspace",
+        base_params=dict(SUB),
+        n=8,
+        eval_values=[1, 5],
+        num_prompts=10,
+        seed=0,
+    )
     df = read_table(tmp_path / "o.parquet")
     b = df[df["estimator"] == "bayes"].set_index("eval_value")["mse"]
     assert b.loc[5] == pytest.approx(5 / 8 * 2 / 3)
@@ -226,15 +311,19 @@ def test_dim_shift_oracles_subspace_closed_form(tmp_path):
     np.testing.assert_allclose(z.to_numpy() * 8 / z.index.to_numpy(), 2.0)
 
 
-@pytest.mark.parametrize("case,base,values", [
-    ("sphere", dict(d=3, R=1.0, sigma_z2=0.1), [1, 4, 7]),
-    ("gmm", dict(p=3, R=1.0, sigma0_2=0.02, sigma_z2=0.1), [1, 3, 12]),
-])
+@pytest.mark.parametrize(
+    "case,base,values",
+    [
+        ("sphere", dict(d=3, R=1.0, sigma_z2=0.1), [1, 4, 7]),
+        ("gmm", dict(p=3, R=1.0, sigma0_2=0.02, sigma_z2=0.1), [1, 3, 12]),
+    ],
+)
 def test_dim_shift_oracles_monte_carlo(tmp_path, case, base, values):
-    studies.dim_shift_oracles(str(tmp_path / "o.parquet"), case=case, base_params=base, n=8, eval_values=values,
-                              num_prompts=3000, seed=1)
+    dim_shift.dim_shift_oracles(
+        str(tmp_path / "o.parquet"), case=case, base_params=base, n=8, eval_values=values, num_prompts=3000, seed=1
+    )
     df = read_table(tmp_path / "o.parquet")
-    for col, dtype in studies.DIM_SHIFT_ORACLE_COLUMNS.items():
+    for col, dtype in dim_shift.DIM_SHIFT_ORACLE_COLUMNS.items():
         assert str(df[col].dtype).lower().startswith(dtype[:5])
     bayes = df[df["estimator"] == "bayes"].set_index("eval_value")
     zero = df[(df["estimator"] == "zero") & (df["source"] == "theory")].set_index("eval_value")["mse"]
@@ -245,15 +334,23 @@ def test_dim_shift_oracles_monte_carlo(tmp_path, case, base, values):
 
 def test_gather_dim_shift_and_theory(dim_shift_run, tmp_path):
     ev = tmp_path / "e.json"
-    studies.evaluate_dim_shift(str(dim_shift_run), str(ev), case="subspace", seed=0, eval_values=[1, 3],
-                               L_eval=[10, 30], eval_prompts=40, eval_seed=1)
+    dim_shift.evaluate_dim_shift(
+        [str(dim_shift_run)],
+        str(ev),
+        case="subspace",
+        eval_values=[1, 3],
+        L_eval=[10, 30],
+        eval_prompts=40,
+        eval_seed=1,
+    )
     orc = tmp_path / "o.parquet"
-    studies.dim_shift_oracles(str(orc), case="subspace", base_params=dict(SUB), n=8, eval_values=[1, 3],
-                              num_prompts=10, seed=0)
+    dim_shift.dim_shift_oracles(
+        str(orc), case="subspace", base_params=dict(SUB), n=8, eval_values=[1, 3], num_prompts=10, seed=0
+    )
     outs = [tmp_path / f"{x}.parquet" for x in ("t", "o2", "th")]
-    studies.gather_dim_shift([str(ev)], [str(orc)], *map(str, outs), n=8, sigma0_2=2.0, sigma_z2=1.0)
+    dim_shift.gather_dim_shift([str(ev)], [str(orc)], *map(str, outs), n=8, sigma0_2=2.0, sigma_z2=1.0)
     t, o, th = (read_table(p) for p in outs)
-    for col, dtype in studies.DIM_SHIFT_COLUMNS.items():
+    for col, dtype in dim_shift.DIM_SHIFT_COLUMNS.items():
         assert str(t[col].dtype).lower().startswith(dtype[:5]), col
     assert len(t) == 2 * 2 * 2 and len(o) == 6
     assert set(th["estimator"]) == {"scaled_identity_trained", "scaled_identity_optimal"} and len(th) == 8
@@ -271,22 +368,31 @@ def test_gather_dim_shift_and_theory(dim_shift_run, tmp_path):
 
 
 def test_plots_from_tables(dim_shift_run, tmp_path):
-    from icdenoise.plotting.fig4 import plot_fig4a, plot_fig4b
+    from icdenoise.plotting.context_sweep import plot_context_sweep
+    from icdenoise.plotting.dim_shift import plot_dim_shift
 
     for L in (8, 12):
         _sweep_run(tmp_path / "runs", L=L, seed=0, epochs=2, fresh=20)
     runs = sorted(str(p) for p in (tmp_path / "runs").rglob("*.npz"))
-    studies.gather_context_sweep(runs, tmp_path / "cs.parquet", tmp_path / "cst.parquet")
-    plot_fig4a(tmp_path / "cs.parquet", tmp_path / "cst.parquet", tmp_path / "a.pdf", tmp_path / "a.png")
+    context_sweep.gather_context_sweep(runs, tmp_path / "cs.parquet", tmp_path / "cst.parquet")
+    plot_context_sweep(tmp_path / "cs.parquet", tmp_path / "cst.parquet", tmp_path / "a.pdf", tmp_path / "a.png")
     ev = tmp_path / "e.json"
-    studies.evaluate_dim_shift(str(dim_shift_run), str(ev), case="subspace", seed=0, eval_values=[1, 3, 5],
-                               L_eval=[10, 30], eval_prompts=30, eval_seed=1)
+    dim_shift.evaluate_dim_shift(
+        [str(dim_shift_run)],
+        str(ev),
+        case="subspace",
+        eval_values=[1, 3, 5],
+        L_eval=[10, 30],
+        eval_prompts=30,
+        eval_seed=1,
+    )
     orc = tmp_path / "o.parquet"
-    studies.dim_shift_oracles(str(orc), case="subspace", base_params=dict(SUB), n=8, eval_values=[1, 3, 5],
-                              num_prompts=10, seed=0)
+    dim_shift.dim_shift_oracles(
+        str(orc), case="subspace", base_params=dict(SUB), n=8, eval_values=[1, 3, 5], num_prompts=10, seed=0
+    )
     outs = [str(tmp_path / f"{x}.parquet") for x in ("t", "o2", "th")]
-    studies.gather_dim_shift([str(ev)], [str(orc)], *outs, n=8, sigma0_2=2.0, sigma_z2=1.0)
-    plot_fig4b(*outs, tmp_path / "b.pdf", tmp_path / "b.png")
+    dim_shift.gather_dim_shift([str(ev)], [str(orc)], *outs, n=8, sigma0_2=2.0, sigma_z2=1.0)
+    plot_dim_shift(*outs, tmp_path / "b.pdf", tmp_path / "b.png")
     for name in ("a.pdf", "a.png", "b.pdf", "b.png"):
         assert (tmp_path / name).stat().st_size > 5_000
 
@@ -304,16 +410,22 @@ def test_paper_config_is_valid():
     check_config(_paper_config(), SCHEMA)
 
 
-@pytest.mark.parametrize("edit,message", [
-    (lambda c: c["dim_shift"]["cases"]["subspace"].update(eval_values=[1, 16]), "dim_shift.cases.subspace.eval_values"),
-    (lambda c: c["dim_shift"]["cases"]["sphere"].update(eval_values=[16]), "must be < n"),
-    (lambda c: c["dim_shift"].update(seeds=[0, 7]), "dim_shift.seeds"),
-    (lambda c: c.update(models=["linear"]), "must contain softmax"),
-    (lambda c: c["context_sweep"].update(L=[0, 10]), "context_sweep.L"),
-    (lambda c: c["context_sweep"].update(bogus=1), "context_sweep.bogus"),
-    (lambda c: c["dim_shift"]["cases"].update(other={"eval_values": [1]}), "dim_shift.cases.other"),
-    (lambda c: c["dim_shift"]["cases"]["gmm"].update(eval_values=[]), "dim_shift.cases.gmm.eval_values"),
-])
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (
+            lambda c: c["dim_shift"]["cases"]["subspace"].update(eval_values=[1, 16]),
+            "dim_shift.cases.subspace.eval_values",
+        ),
+        (lambda c: c["dim_shift"]["cases"]["sphere"].update(eval_values=[16]), "must be < n"),
+        (lambda c: c["dim_shift"].update(seeds=[0, 7]), "dim_shift.seeds"),
+        (lambda c: c.update(models=["linear"]), "must contain softmax"),
+        (lambda c: c["context_sweep"].update(L=[0, 10]), "context_sweep.L"),
+        (lambda c: c["context_sweep"].update(bogus=1), "context_sweep.bogus"),
+        (lambda c: c["dim_shift"]["cases"].update(other={"eval_values": [1]}), "dim_shift.cases.other"),
+        (lambda c: c["dim_shift"]["cases"]["gmm"].update(eval_values=[]), "dim_shift.cases.gmm.eval_values"),
+    ],
+)
 def test_bad_fig4_config_is_named_by_key(edit, message):
     cfg = _paper_config()
     edit(cfg)
@@ -332,23 +444,27 @@ def test_dim_shift_case_needs_its_task_settings():
 
 
 def test_dry_run_plans_the_fig4_jobs(tmp_path):
-    out = run_snakemake(tmp_path, "-n", "results/figures/fig4a.pdf", "results/figures/fig4b.pdf",
-                        configfile=PAPER_CONFIG).stdout
+    out = run_snakemake(
+        tmp_path, "-n", "results/figures/fig4a.pdf", "results/figures/fig4b.pdf", configfile=PAPER_CONFIG
+    ).stdout
     counts = job_counts(out)
-    assert counts["train_context_sweep"] == 19 * 3  # one job per (L, seed), both models inside
-    assert counts["gather_context_sweep"] == 1 and counts["plot_fig4a"] == 1
-    assert counts["train_dim_shift"] == 3  # subspace, one per seed
-    assert counts["evaluate_dim_shift"] == 3 * 3  # (case, seed)
+    assert counts["train_context_sweep"] == 2  # one batched job per model, one run file per (L, seed)
+    Ls = [20, 30, 40, 50, 60, 70, 80, 90, 100, 140, 180, 220, 260, 300, 340, 380, 420, 460, 500]
+    for model in ("linear", "softmax"):
+        assert all(f"results/runs/context_sweep/L{L}/{model}/seed{s}.npz" in out for L in Ls for s in range(3))
+    assert counts["gather_context_sweep"] == 1 and counts["plot_context_sweep"] == 1
+    assert counts["train_dim_shift"] == 1  # subspace, every seed in one ensemble
+    assert counts["evaluate_dim_shift"] == 3  # one per case, every seed on the same prompts
     assert counts["dim_shift_oracles"] == 3
-    assert counts["gather_dim_shift"] == 1 and counts["plot_fig4b"] == 1
-    assert counts["train"] == 6  # the reused Figure 3 softmax runs of sphere and gmm, seeds 0-2
+    assert counts["gather_dim_shift"] == 1 and counts["plot_dim_shift"] == 1
+    assert counts["train"] == 2  # the Figure 3 jobs of sphere and gmm, whose softmax runs are reused
     assert "results/runs/fig3/sphere/softmax/seed2.npz" in out and "results/runs/fig3/subspace" not in out
 
 
 def test_dry_run_all_includes_fig4(tmp_path):
     out = run_snakemake(tmp_path, "-n", configfile=PAPER_CONFIG).stdout
     counts = job_counts(out)
-    assert counts["plot_fig4a"] == 1 and counts["plot_fig4b"] == 1 and counts["train_context_sweep"] == 57
+    assert counts["plot_context_sweep"] == 1 and counts["plot_dim_shift"] == 1 and counts["train_context_sweep"] == 2
 
 
 @pytest.mark.slow
@@ -356,13 +472,13 @@ def test_smoke_fig4_outputs(smoke_run):
     tables = smoke_run / "results" / "tables"
     cs = pd.read_parquet(tables / "context_sweep.parquet")
     assert set(cs["model"]) == {"linear", "softmax"} and sorted(set(cs["L"])) == [10, 20]
-    for col, dtype in studies.CONTEXT_SWEEP_COLUMNS.items():
+    for col, dtype in context_sweep.CONTEXT_SWEEP_COLUMNS.items():
         assert str(cs[col].dtype).lower().startswith(dtype[:5]), col
     ds = pd.read_parquet(tables / "dim_shift.parquet")
     assert set(ds["case"]) == {"subspace", "sphere", "gmm"}
     assert set(ds["model_state"]) == {"trained", "untrained"}
     assert ds["mse"].notna().all() and (ds["mse"] > 0).all()
-    for col, dtype in studies.DIM_SHIFT_COLUMNS.items():
+    for col, dtype in dim_shift.DIM_SHIFT_COLUMNS.items():
         assert str(ds[col].dtype).lower().startswith(dtype[:5]), col
     orc = pd.read_parquet(tables / "dim_shift_oracles.parquet")
     assert set(orc["case"]) == {"subspace", "sphere", "gmm"}

@@ -6,23 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from workflow_utils import PAPER_CONFIG, job_counts, run_snakemake
 
 from icdenoise.config import relation_errors
 from icdenoise.energy import dam_energy
-from icdenoise.hopfield_study import (
-    best_settings,
-    fig5_tables,
-    heuristic_points,
-    iteration_errors,
-    iteration_starts,
-    iteration_table,
-    trained_softmax_weights,
-)
 from icdenoise.io import save_run
-from icdenoise.landscape_study import landscape_tables
 from icdenoise.models import scaled_identity_weights, softmax_attention
+from icdenoise.studies.alpha_beta_landscape import landscape_tables
+from icdenoise.studies.common import heuristic_points, trained_softmax_weights
+from icdenoise.studies.dam_energy import dam_energy_tables
+from icdenoise.studies.hopfield_iterations import best_settings, iteration_errors, iteration_starts, iteration_table
 from icdenoise.tasks import sample_prompts
+from workflow_utils import PAPER_CONFIG, job_counts, run_snakemake
 
 CASES = {
     "subspace": dict(d=3, sigma0_2=2.0, sigma_z2=1.0),
@@ -89,8 +83,19 @@ def test_trained_weights_read_softmax_runs_only_and_starts_use_abs(tmp_path):
 
 @pytest.fixture(scope="module")
 def fig5():
-    return fig5_tables(R=1.0, L=20, sigma_z2=0.1, alpha=1.0, beta=10.0, gamma_frac=1.0, num_queries=3,
-                       num_steps=50, extent=1.5, grid=31, seed=0)
+    return dam_energy_tables(
+        R=1.0,
+        L=20,
+        sigma_z2=0.1,
+        alpha=1.0,
+        beta=10.0,
+        gamma_frac=1.0,
+        num_queries=3,
+        num_steps=50,
+        extent=1.5,
+        grid=31,
+        seed=0,
+    )
 
 
 def test_fig5_tables_shapes_and_dtypes(fig5):
@@ -150,6 +155,19 @@ def test_iteration_table_reference_rows():
     assert str(df["K"].dtype) == "int64" and str(df["seed"].dtype) == "int64"
 
 
+@pytest.mark.parametrize("case", ["subspace", "sphere", "gmm"])
+def test_float32_iterations_move_no_mse_beyond_a_small_fraction_of_its_se(case, tmp_path):
+    """The study iterates in float32: every MSE and paired difference stays within 2 % of its SE of float64."""
+    b = _batch(case, num=200)
+    trained = trained_softmax_weights(_fake_runs(tmp_path), case) if case == "gmm" else []
+    starts = iteration_starts(case, CASES[case], trained, 0.2)
+    args = (case, b, starts, [0, 1, 2, 5, 20], [0.25, 1.0])
+    f32, f64 = iteration_table(*args, dtype="float32"), iteration_table(*args, dtype="float64")
+    assert (f32["mse"] - f64["mse"]).abs().max() <= 0.02 * f64["mse_se"].min()
+    moved = (f32["delta_vs_one_step"] - f64["delta_vs_one_step"]).abs()
+    assert (moved <= 0.02 * f64["delta_se"].where(f64["delta_se"] > 0, np.inf)).all()
+
+
 def test_matrix_start_with_scaled_identities_equals_scalar_start():
     b = _batch("gmm")
     a, be = 0.9, 6.0
@@ -157,8 +175,9 @@ def test_matrix_start_with_scaled_identities_equals_scalar_start():
     scalar = dict(point="x", seed=-1, weights="scaled_identity", alpha=a, beta=be)
     matrix = dict(point="x", seed=0, weights="matrices", alpha=a, beta=be, W_KQ=W_KQ.numpy(), W_PV=W_PV.numpy())
     for frac in (0.25, 1.0):
-        np.testing.assert_allclose(iteration_errors(b, scalar, [0, 1, 4], frac),
-                                   iteration_errors(b, matrix, [0, 1, 4], frac), rtol=1e-10)
+        np.testing.assert_allclose(
+            iteration_errors(b, scalar, [0, 1, 4], frac), iteration_errors(b, matrix, [0, 1, 4], frac), rtol=1e-10
+        )
 
 
 def test_iteration_table_with_trained_runs(tmp_path):
@@ -176,8 +195,18 @@ def _synthetic(mse_by_setting, se=0.001):
     rows = []
     for (K, f), m in mse_by_setting.items():
         ref = mse_by_setting[(1, 1.0)]
-        rows.append(dict(case="sphere", point="heuristic", seed=-1, K=K, gamma_over_alpha=f, mse=m,
-                         delta_vs_one_step=m - ref, delta_se=0.0 if (K, f) == (1, 1.0) else se))
+        rows.append(
+            dict(
+                case="sphere",
+                point="heuristic",
+                seed=-1,
+                K=K,
+                gamma_over_alpha=f,
+                mse=m,
+                delta_vs_one_step=m - ref,
+                delta_se=0.0 if (K, f) == (1, 1.0) else se,
+            )
+        )
     return pd.DataFrame(rows)
 
 
@@ -222,14 +251,20 @@ def test_landscape_tables_grid_and_points(tmp_path):
 
 def test_plots_write_pdf_and_png(tmp_path, fig5):
     from icdenoise.io import write_table
-    from icdenoise.plotting.fig5 import plot_fig5
-    from icdenoise.plotting.fig6 import plot_fig6
-    from icdenoise.plotting.hopfield import plot_hopfield_iterations
+    from icdenoise.plotting.alpha_beta_landscape import plot_alpha_beta_landscape
+    from icdenoise.plotting.dam_energy import plot_dam_energy
+    from icdenoise.plotting.hopfield_iterations import plot_hopfield_iterations
 
     for name, df in fig5.items():
         write_table(df, tmp_path / f"{name}.parquet")
-    plot_fig5(tmp_path / "trajectories.parquet", tmp_path / "energy.parquet", tmp_path / "context.parquet",
-              tmp_path / "f5.pdf", tmp_path / "f5.png", panels=[1, 50])
+    plot_dam_energy(
+        tmp_path / "trajectories.parquet",
+        tmp_path / "energy.parquet",
+        tmp_path / "context.parquet",
+        tmp_path / "f5.pdf",
+        tmp_path / "f5.png",
+        panels=[1, 50],
+    )
     grids, points, its = [], [], []
     for case in CASES:
         b = _batch(case, num=16)
@@ -242,9 +277,12 @@ def test_plots_write_pdf_and_png(tmp_path, fig5):
     write_table(pd.concat(its), tmp_path / "its.parquet")
     base = pd.DataFrame(dict(case=list(CASES), estimator="bayes", split="fresh", mse=[0.3, 0.03, 0.02]))
     write_table(base, tmp_path / "base.parquet")
-    plot_fig6(tmp_path / "grid.parquet", tmp_path / "points.parquet", tmp_path / "f6.pdf", tmp_path / "f6.png")
-    plot_hopfield_iterations(tmp_path / "its.parquet", tmp_path / "base.parquet", tmp_path / "fh.pdf",
-                             tmp_path / "fh.png")
+    plot_alpha_beta_landscape(
+        tmp_path / "grid.parquet", tmp_path / "points.parquet", tmp_path / "f6.pdf", tmp_path / "f6.png"
+    )
+    plot_hopfield_iterations(
+        tmp_path / "its.parquet", tmp_path / "base.parquet", tmp_path / "fh.pdf", tmp_path / "fh.png"
+    )
     for stem in ("f5", "f6", "fh"):
         for ext in ("pdf", "png"):
             assert (tmp_path / f"{stem}.{ext}").stat().st_size > 5_000
@@ -254,32 +292,39 @@ def test_plots_write_pdf_and_png(tmp_path, fig5):
 
 
 def _cfg(**sections):
-    base = {"n": 16, "cases": {c: {} for c in CASES}, "seeds": [0],
-            "hopfield": {"steps": [0, 1, 2], "gamma_fracs": [0.5, 1.0]},
-            "landscape": {"ranges": {c: {"alpha": [0, 2], "beta": [0, 12]} for c in CASES}},
-            "fig5": {"R": 1.0, "extent": 1.5}}
+    base = {
+        "n": 16,
+        "cases": {c: {} for c in CASES},
+        "seeds": [0],
+        "hopfield_iterations": {"steps": [0, 1, 2], "gamma_fracs": [0.5, 1.0]},
+        "alpha_beta_landscape": {"ranges": {c: {"alpha": [0, 2], "beta": [0, 12]} for c in CASES}},
+        "dam_energy": {"R": 1.0, "extent": 1.5},
+    }
     base.update(sections)
     return base
 
 
 def test_relation_errors_for_study_keys():
     assert relation_errors(_cfg()) == []
-    errs = relation_errors(_cfg(hopfield={"steps": [0, 2], "gamma_fracs": [0.5]}))
-    assert any("hopfield.steps" in e for e in errs) and any("hopfield.gamma_fracs" in e for e in errs)
+    errs = relation_errors(_cfg(hopfield_iterations={"steps": [0, 2], "gamma_fracs": [0.5]}))
+    assert any("hopfield_iterations.steps" in e for e in errs)
+    assert any("hopfield_iterations.gamma_fracs" in e for e in errs)
     ranges = {"subspace": {"alpha": [2, 1], "beta": [0, 1]}, "sphere": {"alpha": [0, 1], "beta": [0, 1]}}
-    errs = relation_errors(_cfg(landscape={"ranges": ranges}))
-    assert any("landscape.ranges.subspace.alpha" in e for e in errs)
-    assert any("landscape.ranges.gmm" in e and "missing" in e for e in errs)
-    assert any("fig5.extent" in e for e in relation_errors(_cfg(fig5={"R": 2.0, "extent": 1.5})))
+    errs = relation_errors(_cfg(alpha_beta_landscape={"ranges": ranges}))
+    assert any("alpha_beta_landscape.ranges.subspace.alpha" in e for e in errs)
+    assert any("alpha_beta_landscape.ranges.gmm" in e and "missing" in e for e in errs)
+    errs = relation_errors(_cfg(dam_energy={"R": 2.0, "extent": 1.5}))
+    assert any("dam_energy.extent" in e for e in errs)
 
 
 def test_dry_run_plans_study_jobs(tmp_path):
     out = run_snakemake(tmp_path, "-n", "--resources", "gpu=1", configfile=PAPER_CONFIG).stdout
     counts = job_counts(out)
-    assert counts["fig5_data"] == 1 and counts["plot_fig5"] == 1
-    assert counts["hopfield_iterations"] == 3 and counts["gather_hopfield"] == 1
+    assert counts["dam_energy_data"] == 1 and counts["plot_dam_energy"] == 1
+    assert counts["hopfield_iterations"] == 3 and counts["gather_hopfield_iterations"] == 1
     assert counts["plot_hopfield_iterations"] == 1
-    assert counts["landscape"] == 3 and counts["gather_landscape"] == 1 and counts["plot_fig6"] == 1
+    assert counts["alpha_beta_landscape"] == 3 and counts["gather_alpha_beta_landscape"] == 1
+    assert counts["plot_alpha_beta_landscape"] == 1
 
 
 @pytest.mark.slow

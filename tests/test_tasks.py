@@ -152,7 +152,9 @@ def test_sphere_tokens_have_norm_R_and_span_exactly_d_plus_1_dims():
     assert (sv[:, d] / sv[:, 0] > 1e-2).all() and (sv[:, d + 1] / sv[:, 0] < 1e-5).all()
     P = _proj(V)
     assert torch.allclose(X @ P, X, atol=1e-5)
-    assert torch.allclose(V.transpose(1, 2) @ V, torch.eye(d + 1, dtype=torch.float64).expand(8, d + 1, d + 1), atol=1e-12)
+    assert torch.allclose(
+        V.transpose(1, 2) @ V, torch.eye(d + 1, dtype=torch.float64).expand(8, d + 1, d + 1), atol=1e-12
+    )
 
 
 def test_sphere_tokens_are_uniform_in_the_subspace():

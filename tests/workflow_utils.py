@@ -27,7 +27,9 @@ def run_snakemake(workdir, *args, configfile=SMOKE_CONFIG, timeout=900, env=None
         cmd += ["--configfile", str(configfile)]
     cmd += list(args)
     full_env = {**os.environ, **(env or {})}
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout, env=full_env)
+    proc = subprocess.run(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout, env=full_env
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed (rc={proc.returncode}): {' '.join(cmd)}\n{proc.stdout[-6000:]}")
     return proc

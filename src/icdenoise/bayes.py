@@ -218,7 +218,10 @@ def bayes_optimal_gmm(x_query, centres, weights, sigma0_2, sigma_z2) -> np.ndarr
 
 
 def bayes_optimal_gmm_sigma0_to_0(x_query, centres, weights, sigma_z2) -> np.ndarray:
-    """Prop. 4 σ0→0 limit (Eq. 8): Σ π_a µ_a, π_a ∝ w_a e^{(⟨µ_a,x̃⟩−‖µ_a‖²/2)/σZ²}; MSE PER COMPONENT ≈ 0.0262 at σ0²=0.02."""
+    """Prop. 4 σ0→0 limit (Eq. 8): Σ π_a µ_a, π_a ∝ w_a e^{(⟨µ_a,x̃⟩−‖µ_a‖²/2)/σZ²}.
+
+    MSE PER COMPONENT ≈ 0.0262 at σ0² = 0.02.
+    """
     return _mixture_mean(x_query, centres, weights, sigma_z2)
 
 
@@ -269,25 +272,40 @@ def linear_attention_finite_L_mse(L, n, d, sigma0_2, sigma_z2, gamma=None) -> fl
 # --------------------------------------------------------------------------------------------
 
 
-def _oracle_predictions(case, batch, params) -> dict:
-    """Predictions of each oracle relevant to ``case`` on a PromptBatch (keys as in bayes_mse_monte_carlo)."""
-    xq = batch.x_query
-    n = xq.shape[-1]
-    out = {"zero": np.zeros((xq.shape[0], n))}
+def oracle_predictions(case: str, x_query: np.ndarray, task: dict, params: dict) -> dict[str, np.ndarray]:
+    """Every oracle of a case (Props. 2-4, Eq. 8, projections, zero) applied to the queries: name -> x̂ (B, n)."""
+    zero = np.zeros_like(x_query, dtype=np.float64)
     if case == "subspace":
-        U = batch.task["basis"]
-        out["bayes"] = bayes_optimal_subspace(xq, U, params["sigma0_2"], params["sigma_z2"])
-        out["projection"] = projection_subspace(xq, U)
-    elif case == "sphere":
-        V = batch.task["basis"]
-        out["bayes"] = bayes_optimal_sphere(xq, V, params["R"], params["sigma_z2"])
-        out["projection"] = projection_sphere(xq, V, params["R"])
-    elif case == "gmm":
-        mu, w = batch.task["centres"], batch.task["weights"]
-        out["bayes"] = bayes_optimal_gmm(xq, mu, w, params["sigma0_2"], params["sigma_z2"])
-        out["bayes_sigma0_to_0"] = bayes_optimal_gmm_sigma0_to_0(xq, mu, w, params["sigma_z2"])
-    else:
-        raise ValueError(f"unknown case {case!r}")
+        U = task["basis"]
+        return {
+            "zero": zero,
+            "bayes": bayes_optimal_subspace(x_query, U, params["sigma0_2"], params["sigma_z2"]),
+            "projection": projection_subspace(x_query, U),
+        }
+    if case == "sphere":
+        V = task["basis"]
+        return {
+            "zero": zero,
+            "bayes": bayes_optimal_sphere(x_query, V, params["R"], params["sigma_z2"]),
+            "projection": projection_sphere(x_query, V, params["R"]),
+        }
+    if case == "gmm":
+        mu, w = task["centres"], task["weights"]
+        return {
+            "zero": zero,
+            "bayes": bayes_optimal_gmm(x_query, mu, w, params["sigma0_2"], params["sigma_z2"]),
+            "bayes_sigma0_to_0": bayes_optimal_gmm_sigma0_to_0(x_query, mu, w, params["sigma_z2"]),
+        }
+    raise ValueError(f"unknown case {case!r}")
+
+
+def theory_mse(case: str, n: int, params: dict) -> dict[str, float]:
+    """Closed-form expected per-component MSEs where the paper gives them (Prop. 2, zero predictor)."""
+    out = {"zero": zero_predictor_mse(case, n, **params)}
+    if case == "subspace":
+        d, s0, sz = params["d"], params["sigma0_2"], params["sigma_z2"]
+        out["bayes"] = bayes_mse_subspace(n, d, s0, sz)
+        out["projection"] = d / n * sz
     return out
 
 
@@ -312,7 +330,7 @@ def bayes_mse_monte_carlo(case, num_prompts, seed, n, *, chunk_size=100_000, ret
         chunk_seed = seed if i == 0 else derive_seed(seed, "bayes_mc", i)
         batch = sample_prompts(case, m, chunk_seed, n, 1, **params)
         target = _np(batch.x_target)
-        for key, pred in _oracle_predictions(case, batch, params).items():
+        for key, pred in oracle_predictions(case, batch.x_query, batch.task, params).items():
             per_prompt.setdefault(key, []).append(mse_per_component(pred, target))
         done += m
         i += 1

@@ -21,9 +21,14 @@ def _key(path) -> str:
     return out or "<top level>"
 
 
-_TYPE_NAMES = {"integer": ("an integer", "integers"), "number": ("a number", "numbers"),
-               "string": ("a string", "strings"), "boolean": ("true or false", "booleans"),
-               "array": ("a list", "lists"), "object": ("a mapping", "mappings")}
+_TYPE_NAMES = {
+    "integer": ("an integer", "integers"),
+    "number": ("a number", "numbers"),
+    "string": ("a string", "strings"),
+    "boolean": ("true or false", "booleans"),
+    "array": ("a list", "lists"),
+    "object": ("a mapping", "mappings"),
+}
 
 
 def _resolve(schema: dict, root: dict) -> dict:
@@ -68,10 +73,12 @@ def describe(schema: dict, root: dict | None = None, plural: bool = False) -> st
             text += " (required: " + ", ".join(s["required"]) + ")"
         return text
     text = " or ".join(_TYPE_NAMES.get(t, (t, t))[plural] for t in types) or ("values" if plural else "a value")
-    bounds = [f">= {s['minimum']}" if "minimum" in s else "",
-              f"> {s['exclusiveMinimum']}" if "exclusiveMinimum" in s else "",
-              f"<= {s['maximum']}" if "maximum" in s else "",
-              f"< {s['exclusiveMaximum']}" if "exclusiveMaximum" in s else ""]
+    bounds = [
+        f">= {s['minimum']}" if "minimum" in s else "",
+        f"> {s['exclusiveMinimum']}" if "exclusiveMinimum" in s else "",
+        f"<= {s['maximum']}" if "maximum" in s else "",
+        f"< {s['exclusiveMaximum']}" if "exclusiveMaximum" in s else "",
+    ]
     bounds = [b for b in bounds if b]
     return text + (" " + " and ".join(bounds) if bounds else "")
 
@@ -107,7 +114,9 @@ def _schema_message(err, root: dict) -> list[str]:
         what = f"; allowed: {describe(sub, root)}" if isinstance(sub, dict) else ""
         return [f"config key '{where}' is required but missing{what}"]
     if kind == "enum":
-        return [f"config key '{key}' = {inst!r} is not allowed; allowed values: {', '.join(map(repr, err.validator_value))}"]
+        return [
+            f"config key '{key}' = {inst!r} is not allowed; allowed values: {', '.join(map(repr, err.validator_value))}"
+        ]
     if kind == "type":
         hint = ""
         if isinstance(inst, str) and _is_number(inst):
@@ -156,10 +165,10 @@ def relation_errors(config: dict) -> list[str]:
             f"allowed: an integer from 1 to {n_train}"
         )
     seeds = config.get("seeds") or []
-    hm = (config.get("figures") or {}).get("heatmap_seed")
+    hm = (config.get("training_dynamics") or {}).get("heatmap_seed")
     if hm is not None and seeds and hm not in seeds:
         out.append(
-            f"config key 'figures.heatmap_seed' = {hm} is not one of the training seeds; "
+            f"config key 'training_dynamics.heatmap_seed' = {hm} is not one of the training seeds; "
             f"allowed values: {', '.join(map(str, seeds))}"
         )
     if config.get("dataset") == "shared" and seeds and config.get("shared_data_seed") is None:
@@ -186,39 +195,61 @@ def _fig4_relation_errors(config: dict, cases: dict) -> list[str]:
                 out.append(f"config key 'dim_shift.cases.{case}.eval_values' has {bad}: each d must be < n = {n}")
     reused = [c for c in ("sphere", "gmm") if c in (ds.get("cases") or {})]  # these reuse the Figure 3 softmax runs
     if reused and "softmax" not in (config.get("models") or []):
-        out.append(f"config key 'dim_shift.cases' has {reused}, which reuse the Figure 3 softmax runs: "
-                   "'models' must contain softmax")
+        out.append(
+            f"config key 'dim_shift.cases' has {reused}, which reuse the Figure 3 softmax runs: "
+            "'models' must contain softmax"
+        )
     missing = sorted(set(ds.get("seeds") or []) - set(config.get("seeds") or []))
     if reused and missing:
-        out.append(f"config key 'dim_shift.seeds' has {missing}, not in 'seeds': dim_shift.cases {reused} "
-                   "reuse the Figure 3 runs of those seeds")
+        out.append(
+            f"config key 'dim_shift.seeds' has {missing}, not in 'seeds': dim_shift.cases {reused} "
+            "reuse the Figure 3 runs of those seeds"
+        )
     return out
 
 
 def _study_relation_errors(config: dict, cases: dict) -> list[str]:
-    """Figure 5/6 and Hopfield-iteration settings (sections fig5, hopfield, landscape)."""
+    """Figure 5/6 and Hopfield-iteration settings (sections dam_energy, hopfield_iterations, alpha_beta_landscape)."""
     out = []
-    hop = config.get("hopfield") or {}
+    hop = config.get("hopfield_iterations") or {}
     steps = hop.get("steps")
     if isinstance(steps, list) and not {0, 1} <= set(steps):
-        out.append(f"config key 'hopfield.steps' = {steps} must contain 0 (the noisy query) and 1 (one attention step)")
+        out.append(
+            f"config key 'hopfield_iterations.steps' = {steps} must contain 0 (the noisy query) "
+            "and 1 (one attention step)"
+        )
     fracs = hop.get("gamma_fracs")
     if isinstance(fracs, list) and 1.0 not in fracs:
-        out.append(f"config key 'hopfield.gamma_fracs' = {fracs} must contain 1.0 (gamma = alpha: the attention layer)")
-    ranges = (config.get("landscape") or {}).get("ranges")
+        out.append(
+            f"config key 'hopfield_iterations.gamma_fracs' = {fracs} must contain 1.0 "
+            "(gamma = alpha: the attention layer)"
+        )
+    ranges = (config.get("alpha_beta_landscape") or {}).get("ranges")
     if isinstance(ranges, dict):
         for case in cases:
             if case not in ranges:
-                out.append(f"config key 'landscape.ranges.{case}' is missing: every case in 'cases' needs a grid range")
+                out.append(
+                    f"config key 'alpha_beta_landscape.ranges.{case}' is missing: "
+                    "every case in 'cases' needs a grid range"
+                )
         for case, rng in ranges.items():
             for axis in ("alpha", "beta"):
                 lo_hi = (rng or {}).get(axis)
                 if isinstance(lo_hi, list) and len(lo_hi) == 2 and not lo_hi[0] < lo_hi[1]:
-                    out.append(f"config key 'landscape.ranges.{case}.{axis}' = {lo_hi} must be [low, high] with low < high")
-    fig5 = config.get("fig5") or {}
-    if isinstance(fig5.get("extent"), (int, float)) and isinstance(fig5.get("R"), (int, float)) \
-            and fig5["R"] >= fig5["extent"]:
-        out.append(f"config key 'fig5.extent' = {fig5['extent']} must exceed fig5.R = {fig5['R']} (the circle must be inside)")
+                    out.append(
+                        f"config key 'alpha_beta_landscape.ranges.{case}.{axis}' = {lo_hi} "
+                        "must be [low, high] with low < high"
+                    )
+    fig5 = config.get("dam_energy") or {}
+    if (
+        isinstance(fig5.get("extent"), (int, float))
+        and isinstance(fig5.get("R"), (int, float))
+        and fig5["R"] >= fig5["extent"]
+    ):
+        out.append(
+            f"config key 'dam_energy.extent' = {fig5['extent']} must exceed dam_energy.R = {fig5['R']} "
+            "(the circle must be inside)"
+        )
     return out
 
 

@@ -29,6 +29,13 @@ class InputFileError(RuntimeError):
     """An input file is missing, truncated, or not the kind of file the step expects."""
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it and restoring it at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, suffix: str = ""):
     """Yield a temporary path next to ``path``; rename it to ``path`` on success, delete it on error."""
@@ -40,6 +47,9 @@ def atomic_output(path: str | os.PathLike, suffix: str = ""):
         with contextlib.suppress(FileNotFoundError):
             stale.unlink()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + suffix, dir=path.parent)
+    # mkstemp creates 0600; a result must get the mode a new file gets under the user's umask
+    # (0644 under 022), so that the group on a shared cluster can read it.
+    os.fchmod(fd, 0o666 & ~_umask())
     os.close(fd)
     try:
         yield Path(tmp)
@@ -136,3 +146,11 @@ def write_json(obj, path) -> None:
     """Write JSON atomically (sorted keys, so equal content gives equal bytes)."""
     with atomic_output(path, suffix=".json") as tmp:
         Path(tmp).write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def concat_tables(paths: list[str], out: str) -> None:
+    """Concatenate parquet tables with the same columns (sorted by path for a stable order)."""
+    import pandas as pd
+
+    frames = [read_table(p) for p in sorted(paths)]
+    write_table(pd.concat(frames, ignore_index=True), out)

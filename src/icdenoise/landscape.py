@@ -78,7 +78,9 @@ def _quadratic_landscape(alphas, betas, vv, vx, xx, n, scale=None) -> Landscape:
     if scale is None:
         alpha_star = c_star
     else:
-        alpha_star = torch.where(scale != 0, c_star / torch.where(scale != 0, scale, 1.0), torch.full_like(c_star, np.nan))
+        alpha_star = torch.where(
+            scale != 0, c_star / torch.where(scale != 0, scale, 1.0), torch.full_like(c_star, np.nan)
+        )
         mse_star = torch.where(scale != 0, mse_star, torch.full_like(mse_star, xx / n))
     flat = int(torch.argmin(mse))
     ib, ia = divmod(flat, mse.shape[1])
@@ -122,7 +124,9 @@ def softmax_readout_moments(X, x_query, x_target, betas, chunk_prompts: int = 16
     return betas.to(f64), vv / B, vx / B, xx / B
 
 
-def alpha_beta_landscape(X, x_query, x_target, alphas, betas, chunk_prompts: int = 16, dtype=torch.float64) -> Landscape:
+def alpha_beta_landscape(
+    X, x_query, x_target, alphas, betas, chunk_prompts: int = 16, dtype=torch.float64
+) -> Landscape:
     """App. F: per-component MSE of softmax attention with W_KQ = βI, W_PV = αI on an α–β grid, (nβ, nα)."""
     alphas_t = _as_1d(alphas, "alphas")
     betas_t, vv, vx, xx = softmax_readout_moments(X, x_query, x_target, betas, chunk_prompts, dtype)
@@ -154,7 +158,9 @@ def linear_gamma_star(X, x_query, x_target) -> tuple[float, float]:
     return float(g), float((m["xx"] - g * m["vx"][0]) / lin.n)
 
 
-def optimal_scaled_identity(X, x_query, x_target, beta_bounds: tuple[float, float], chunk_prompts: int = 64, xatol=1e-4) -> dict:
+def optimal_scaled_identity(
+    X, x_query, x_target, beta_bounds: tuple[float, float], chunk_prompts: int = 64, xatol=1e-4
+) -> dict:
     """Continuous optimum of softmax attention over (α, β) in ``beta_bounds``: Brent on β of the MSE at α*(β).
 
     Returns {"alpha", "beta", "mse"}. The α-direction is solved exactly, so this is a 1-D search.

@@ -63,7 +63,7 @@ class PromptBatch:
         """Context in the paper's (B, n, L) layout (a contiguous copy)."""
         return np.ascontiguousarray(self.X.transpose(0, 2, 1))
 
-    def subset(self, index) -> "PromptBatch":
+    def subset(self, index) -> PromptBatch:
         """The prompts ``index`` of this batch (e.g. the train or test split)."""
         return PromptBatch(
             X=self.X[index],

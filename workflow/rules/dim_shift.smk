@@ -1,4 +1,4 @@
-# Figure 4b: a model trained at one task setting, evaluated with the subspace dimension d (sphere
+# Figure 4b (dim_shift): a model trained at one task setting, evaluated with the subspace dimension d (sphere
 # dimension d, number of centres p) shifted at inference time, for several context lengths L.
 # subspace: linear attention trained here (constant lr, as the authors did);
 # sphere, gmm: the Figure 3 softmax runs are reused (same weights as Figure 3, no extra training).
@@ -16,13 +16,13 @@ FINAL_TARGETS.extend(
 
 
 rule train_dim_shift:
-    """Figure 4b model: linear attention on its own subspace dataset (d, L of dim_shift.cases.subspace)."""
+    """Figure 4b models: linear attention, each seed on its own subspace dataset, one batched ensemble."""
     output:
-        run=f"{RESULTS}/runs/dim_shift/subspace/linear/seed{{seed}}.npz",
+        runs=dim_shift_runs("subspace"),
     log:
-        f"{RESULTS}/logs/train_dim_shift/subspace_linear_seed{{seed}}.log",
+        f"{RESULTS}/logs/train_dim_shift/subspace_linear.log",
     benchmark:
-        f"{RESULTS}/benchmarks/train_dim_shift/subspace_linear_seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/train_dim_shift/subspace_linear.tsv"
     conda:
         "../../envs/train.yaml"
     threads: config["train"]["threads"]
@@ -33,43 +33,42 @@ rule train_dim_shift:
         n=config["n"],
         n_train=config["n_train"],
         n_test=config["n_test"],
-        case_params={
-            k: v for k, v in config["cases"]["subspace"].items() if k != "epochs"
-        },
+        case_params=case_params("subspace"),
         epochs=config["cases"]["subspace"]["epochs"],
         train_settings={
-            **config["train"],
+            **TRAIN_SETTINGS,
             "lr_milestones": DS["cases"]["subspace"]["lr_milestones"],
         },
         device=config["device"],
-        data_seed=lambda w: seed_for("dim_shift_data", "subspace", w.seed),
-        train_seed=lambda w: seed_for("dim_shift_train", "subspace", "linear", w.seed),
+        runs=[
+            dict(
+                seed=s,
+                data_seed=seed_for("dim_shift_data", "subspace", s),
+                train_seed=seed_for("dim_shift_train", "subspace", "linear", s),
+            )
+            for s in DS["seeds"]
+        ],
     script:
         "../scripts/train_dim_shift.py"
 
 
 rule evaluate_dim_shift:
-    """Trained and untrained model of one (case, seed) on fresh prompts at every shifted value and L."""
+    """Every trained and untrained model of one case on the same fresh prompts at every shifted value and L."""
     input:
-        # subspace: the run trained above; sphere, gmm: the Figure 3 softmax run of that seed
-        run=lambda w: (
-            f"{RESULTS}/runs/dim_shift/subspace/linear/seed{w.seed}.npz"
-            if w.case == "subspace"
-            else f"{RESULTS}/runs/fig3/{w.case}/softmax/seed{w.seed}.npz"
-        ),
+        runs=lambda w: dim_shift_runs(w.case),
     output:
-        f"{RESULTS}/evaluations/dim_shift/{{case}}/seed{{seed}}.json",
+        f"{RESULTS}/evaluations/dim_shift/{{case}}.json",
     log:
-        f"{RESULTS}/logs/evaluate_dim_shift/{{case}}_seed{{seed}}.log",
+        f"{RESULTS}/logs/evaluate_dim_shift/{{case}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate_dim_shift/{{case}}_seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/evaluate_dim_shift/{{case}}.tsv"
     conda:
         "../../envs/train.yaml"
     params:
         eval_values=lambda w: DS["cases"][w.case]["eval_values"],
         L_eval=DS["L_eval"],
         eval_prompts=DS["eval_prompts"],
-        eval_seed=lambda w: seed_for("dim_shift_eval", w.case, w.seed),
+        eval_seed=lambda w: seed_for("dim_shift_eval", w.case),
     script:
         "../scripts/evaluate_dim_shift.py"
 
@@ -85,13 +84,11 @@ rule dim_shift_oracles:
     conda:
         "../../envs/analysis.yaml"
     params:
-        base_params=lambda w: {
-            k: v for k, v in config["cases"][w.case].items() if k != "epochs"
-        },
+        base_params=lambda w: case_params(w.case),
         n=config["n"],
         eval_values=lambda w: DS["cases"][w.case]["eval_values"],
         num_prompts=DS["oracle_prompts"],
-        rng_seed=lambda w: seed_for("dim_shift_oracles", w.case),
+        seed=lambda w: seed_for("dim_shift_oracles", w.case),
     script:
         "../scripts/dim_shift_oracles.py"
 
@@ -99,11 +96,7 @@ rule dim_shift_oracles:
 rule gather_dim_shift:
     """Figure 4b tables: evaluations, oracles and the case-1 finite-L theory at the shifted settings."""
     input:
-        evals=expand(
-            f"{RESULTS}/evaluations/dim_shift/{{case}}/seed{{seed}}.json",
-            case=DS_CASES,
-            seed=DS["seeds"],
-        ),
+        evals=expand(f"{RESULTS}/evaluations/dim_shift/{{case}}.json", case=DS_CASES),
         oracles=expand(
             f"{RESULTS}/evaluations/dim_shift_oracles/{{case}}.parquet", case=DS_CASES
         ),
@@ -125,7 +118,7 @@ rule gather_dim_shift:
         "../scripts/gather_dim_shift.py"
 
 
-rule plot_fig4b:
+rule plot_dim_shift:
     """Figure 4b: MSE against the shifted parameter per L (trained, untrained, oracles), from tables only."""
     input:
         table=f"{RESULTS}/tables/dim_shift.parquet",
@@ -134,15 +127,15 @@ rule plot_fig4b:
     output:
         pdf=report(
             f"{RESULTS}/figures/fig4b.pdf",
-            caption="../report/fig4b.rst",
-            category="Figure 4",
+            caption="../report/dim_shift.rst",
+            category="Figure 4b",
         ),
         png=f"{RESULTS}/figures/fig4b.png",
     log:
-        f"{RESULTS}/logs/plot_fig4b.log",
+        f"{RESULTS}/logs/plot_dim_shift.log",
     benchmark:
-        f"{RESULTS}/benchmarks/plot_fig4b.tsv"
+        f"{RESULTS}/benchmarks/plot_dim_shift.tsv"
     conda:
         "../../envs/plot.yaml"
     script:
-        "../scripts/plot_fig4b.py"
+        "../scripts/plot_dim_shift.py"

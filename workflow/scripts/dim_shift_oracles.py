@@ -1,20 +1,11 @@
-"""Rule dim_shift_oracles: oracle MSEs of one case at every shifted setting."""
+"""Rule dim_shift_oracles (Figure 4b): oracle MSEs of one case at every shifted setting."""
 
 import sys
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821  (the checkout's package)
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the checkout's package
 
-from icdenoise.pipeline import job_logging  # noqa: E402
-from icdenoise.studies import dim_shift_oracles  # noqa: E402
+from icdenoise.jobs import rule_kwargs, run_rule
+from icdenoise.studies.dim_shift import dim_shift_oracles
 
-sm = snakemake  # noqa: F821
-with job_logging(sm.log[0], sm.rule):
-    dim_shift_oracles(
-        sm.output[0],
-        case=sm.wildcards.case,
-        base_params=dict(sm.params.base_params),
-        n=sm.params.n,
-        eval_values=list(sm.params.eval_values),
-        num_prompts=sm.params.num_prompts,
-        seed=sm.params.rng_seed,
-    )
+sm = snakemake
+run_rule(sm, dim_shift_oracles, sm.output[0], **rule_kwargs(sm, wildcards={"case": str}))

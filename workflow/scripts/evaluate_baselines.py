@@ -1,19 +1,11 @@
-"""Rule evaluate_baselines: oracle estimators on one dataset (train/test split) and fresh prompts."""
+"""Rule evaluate_baselines (Figure 3): every oracle of one case on its datasets and on fresh prompts."""
 
 import sys
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821  (the checkout's package)
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the checkout's package
 
-from icdenoise.pipeline import evaluate_baselines, job_logging  # noqa: E402
+from icdenoise.jobs import rule_kwargs, run_rule
+from icdenoise.studies.training_dynamics import evaluate_baselines
 
-sm = snakemake  # noqa: F821
-with job_logging(sm.log[0], sm.rule):
-    evaluate_baselines(
-        sm.input.data,
-        sm.output[0],
-        case=sm.wildcards.case,
-        seed=int(sm.wildcards.seed),
-        n_train=sm.params.n_train,
-        fresh_prompts=sm.params.fresh_prompts,
-        fresh_seed=sm.params.fresh_seed,
-    )
+sm = snakemake
+run_rule(sm, evaluate_baselines, list(sm.input.data), sm.output[0], **rule_kwargs(sm, wildcards={"case": str}))

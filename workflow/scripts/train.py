@@ -1,24 +1,12 @@
-"""Rule train: one training run (case, model, seed)."""
+"""Rule train (Figure 3): every (model, seed) run of one case, as one batched ensemble."""
 
 import sys
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821  (the checkout's package)
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the checkout's package
 
-from icdenoise.pipeline import job_logging, train_run  # noqa: E402
+from icdenoise.jobs import rule_kwargs, run_rule
+from icdenoise.studies.training_dynamics import train_runs
 
-sm = snakemake  # noqa: F821
-with job_logging(sm.log[0], sm.rule):
-    train_run(
-        sm.input.data,
-        sm.output.run,
-        case=sm.wildcards.case,
-        model=sm.wildcards.model,
-        seed=int(sm.wildcards.seed),
-        train_seed=sm.params.train_seed,
-        n_train=sm.params.n_train,
-        epochs=sm.params.epochs,
-        train_settings=dict(sm.params.train_settings),
-        device=sm.params.device,
-        threads=sm.threads,
-        gpu_token=int(sm.resources.get("gpu", 0)),
-    )
+sm = snakemake
+kwargs = rule_kwargs(sm, wildcards={"case": str}, threads=True, gpu_token=True)
+run_rule(sm, train_runs, list(sm.input.data), list(sm.output.runs), **kwargs)

@@ -1,29 +1,11 @@
-"""Rule train_context_sweep: one (L, seed) of Figure 4a, every model on the same dataset."""
+"""Rule train_context_sweep (Figure 4a): one model at every (L, seed), the seeds of each L batched."""
 
 import sys
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821  (the checkout's package)
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the checkout's package
 
-from icdenoise.pipeline import job_logging  # noqa: E402
-from icdenoise.studies import train_context_sweep  # noqa: E402
+from icdenoise.jobs import rule_kwargs, run_rule
+from icdenoise.studies.context_sweep import train_context_sweep
 
-sm = snakemake  # noqa: F821
-with job_logging(sm.log[0], sm.rule):
-    train_context_sweep(
-        dict(zip(sm.params.models, sm.output.runs)),
-        L=int(sm.wildcards.L),
-        seed=int(sm.wildcards.seed),
-        n=sm.params.n,
-        n_train=sm.params.n_train,
-        n_test=sm.params.n_test,
-        case_params=dict(sm.params.case_params),
-        epochs=sm.params.epochs,
-        train_settings=dict(sm.params.train_settings),
-        data_seed=sm.params.data_seed,
-        train_seeds=dict(sm.params.train_seeds),
-        fresh_prompts=sm.params.fresh_prompts,
-        fresh_seed=sm.params.fresh_seed,
-        device=sm.params.device,
-        threads=sm.threads,
-        gpu_token=int(sm.resources.get("gpu", 0)),
-    )
+sm = snakemake
+run_rule(sm, train_context_sweep, list(sm.output.runs), **rule_kwargs(sm, threads=True, gpu_token=True))

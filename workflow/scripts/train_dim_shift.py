@@ -1,27 +1,11 @@
-"""Rule train_dim_shift: the Figure 4b linear-attention model (subspace case, one seed)."""
+"""Rule train_dim_shift (Figure 4b): the linear-attention models of every seed, one batched ensemble."""
 
 import sys
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821  (the checkout's package)
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the checkout's package
 
-from icdenoise.pipeline import job_logging  # noqa: E402
-from icdenoise.studies import train_dim_shift  # noqa: E402
+from icdenoise.jobs import rule_kwargs, run_rule
+from icdenoise.studies.dim_shift import train_dim_shift
 
-sm = snakemake  # noqa: F821
-with job_logging(sm.log[0], sm.rule):
-    train_dim_shift(
-        sm.output.run,
-        seed=int(sm.wildcards.seed),
-        L=sm.params.L,
-        n=sm.params.n,
-        n_train=sm.params.n_train,
-        n_test=sm.params.n_test,
-        case_params=dict(sm.params.case_params),
-        epochs=sm.params.epochs,
-        train_settings=dict(sm.params.train_settings),
-        data_seed=sm.params.data_seed,
-        train_seed=sm.params.train_seed,
-        device=sm.params.device,
-        threads=sm.threads,
-        gpu_token=int(sm.resources.get("gpu", 0)),
-    )
+sm = snakemake
+run_rule(sm, train_dim_shift, list(sm.output.runs), **rule_kwargs(sm, threads=True, gpu_token=True))

@@ -1,4 +1,4 @@
-"""One module per figure; each reads parquet tables only and writes PDF + PNG.
+"""One module per study figure (named after its study); each reads parquet tables only and writes PDF + PNG.
 
 Shared style and helpers live here. matplotlib is imported with the Agg backend (no display).
 """
@@ -59,3 +59,9 @@ def baseline_level(baselines, case: str, estimator: str) -> float | None:
         if len(vals):
             return float(vals.mean())
     return None
+
+
+def seed_stats(df, by, col):
+    """Mean, min and max of ``col`` over seeds, indexed by ``by``."""
+    g = df.groupby(by)[col]
+    return g.mean(), g.min(), g.max()

@@ -1,0 +1,292 @@
+"""Figure 3 (training_dynamics): sample prompts, train each (case, model, seed), evaluate the oracles, gather.
+
+What the rules of ``workflow/rules/training_dynamics.smk`` call (and the tests call without Snakemake):
+each function reads its inputs, calls the science modules and writes its outputs atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ..io import concat_tables, load_prompts, load_run, save_prompts, save_run, write_table
+from ..jobs import prepare_torch, versions
+from ..tasks import CASE_PARAMS, sample_prompts
+from .common import ensemble_meta
+
+log = logging.getLogger("icdenoise")
+
+
+def sample_datasets(
+    outs: list[str], *, case: str, rng_seeds: list[int], n: int, L: int, num_prompts: int, params: dict
+) -> None:
+    """Rule sample_prompts: one dataset of ``num_prompts`` prompts of ``case`` per rng seed, written to ``outs``."""
+    for out, seed in zip(outs, rng_seeds, strict=True):
+        batch = sample_prompts(case, num_prompts, seed, n=n, L=L, **params)
+        batch.params["seed"] = int(seed)
+        save_prompts(out, batch)
+        log.info(
+            "sampled %d prompts of case %s (n=%d, L=%d, %s) with seed %d -> %s",
+            num_prompts,
+            case,
+            n,
+            L,
+            params,
+            seed,
+            out,
+        )
+
+
+def train_runs(
+    data_paths: list[str],
+    outs: list[str],
+    *,
+    case: str,
+    data_seeds: list[int],
+    runs: list[dict],
+    n_train: int,
+    epochs: int,
+    train_settings: dict,
+    device: str = "auto",
+    threads: int = 1,
+    gpu_token: int = 0,
+) -> list[dict]:
+    """Rule train: every (model, seed) run of ``case`` in one batched ensemble; one run file per entry of ``outs``.
+
+    ``runs[i]`` = {"model", "seed", "train_seed", "data_seed"} describes ``outs[i]``; it trains on the first
+    ``n_train`` prompts of the dataset of its data seed (``data_paths`` in the order of ``data_seeds``) and is
+    tested on the rest. Each member's curves and weights are those it would get trained alone.
+    """
+    from ..train import Member, TrainConfig, train_ensemble
+
+    prepare_torch(threads, gpu_token, device)
+    batches = {int(s): load_prompts(p) for s, p in zip(data_seeds, data_paths, strict=True)}
+    members = []
+    for run in runs:
+        batch = batches[int(run["data_seed"])]
+        if n_train >= batch.num_prompts:
+            raise ValueError(f"n_train={n_train} leaves no test prompts ({batch.num_prompts} prompts per dataset)")
+        label = f"case={case} model={run['model']} seed={run['seed']}"
+        cfg = TrainConfig.from_settings(
+            run["model"],
+            epochs,
+            train_settings,
+            seed=int(run["train_seed"]),
+            device=device,
+            threads=threads,
+            label=label,
+        )
+        members.append(Member(batch.subset(slice(0, n_train)), batch.subset(slice(n_train, None)), cfg))
+    metas = []
+    for run, out, member, res in zip(runs, outs, members, train_ensemble(members), strict=True):
+        batch = batches[int(run["data_seed"])]
+        meta = {
+            "case": case,
+            "model": run["model"],
+            "seed": int(run["seed"]),
+            "train_seed": int(run["train_seed"]),
+            "data_seed": int(batch.params.get("seed", -1)),
+            "epochs": int(epochs),
+            "n_train": int(n_train),
+            "n_test": int(batch.num_prompts - n_train),
+            "settings": {k: v for k, v in member.cfg.__dict__.items() if k not in ("progress",)},
+            "prompt_params": batch.params,
+            **ensemble_meta(res),
+            "versions": versions(),
+        }
+        save_run(out, res.arrays(), meta)
+        log.info(
+            "%s: %d epochs on %s (%s kernel, ensemble of %d); final train %.5f test %.5f alpha %.4f beta %.4f",
+            member.cfg.label,
+            epochs,
+            res.device,
+            res.kernel,
+            res.ensemble_size,
+            res.train_mse[-1],
+            res.test_mse[-1],
+            res.alpha[-1],
+            res.beta[-1],
+        )
+        metas.append(meta)
+    return metas
+
+
+def _mse_rows(case, seed, split, batch_x_query, batch_x_target, task, params):
+    from ..bayes import mse_per_component, oracle_predictions
+
+    rows = []
+    for name, pred in oracle_predictions(case, batch_x_query, task, params).items():
+        err = mse_per_component(pred, batch_x_target)
+        rows.append(
+            dict(
+                case=case,
+                seed=int(seed),
+                estimator=name,
+                split=split,
+                num_prompts=int(err.size),
+                mse=float(err.mean()),
+                mse_se=float(err.std(ddof=1) / np.sqrt(err.size)) if err.size > 1 else float("nan"),
+            )
+        )
+    return rows
+
+
+BASELINE_COLUMNS = {
+    "case": "string",
+    "seed": "int64",
+    "estimator": "string",
+    "split": "string",
+    "num_prompts": "int64",
+    "mse": "float64",
+    "mse_se": "float64",
+}
+
+
+def evaluate_baselines(
+    data_paths: list[str],
+    out: str,
+    *,
+    case: str,
+    data_seeds: list[int],
+    n_train: int,
+    fresh_prompts: int,
+    fresh_seeds: list[int],
+) -> None:
+    """Rule evaluate_baselines: every oracle of ``case`` on the train/test prompts of each dataset, on fresh
+    prompts (one fresh sample per data seed), and in closed form; one table for the case."""
+    import pandas as pd
+
+    from ..bayes import theory_mse
+
+    rows = []
+    for data_path, seed, fresh_seed in zip(data_paths, data_seeds, fresh_seeds, strict=True):
+        batch = load_prompts(data_path)
+        params = {k: batch.params[k] for k in CASE_PARAMS[case]}
+        n = batch.X.shape[-1]
+        for split, sl in (("train", slice(0, n_train)), ("test", slice(n_train, None))):
+            task = {k: v[sl] for k, v in batch.task.items()}
+            xq = batch.x_query[sl].astype(np.float64)
+            rows += _mse_rows(case, seed, split, xq, batch.x_target[sl], task, params)
+        # Oracles ignore the context: fresh prompts with L = 1 give the expected MSE cheaply.
+        fresh = sample_prompts(case, fresh_prompts, fresh_seed, n=n, L=1, **params)
+        rows += _mse_rows(case, seed, "fresh", fresh.x_query.astype(np.float64), fresh.x_target, fresh.task, params)
+        for name, value in theory_mse(case, n, params).items():
+            rows.append(
+                dict(
+                    case=case,
+                    seed=int(seed),
+                    estimator=name,
+                    split="theory",
+                    num_prompts=0,
+                    mse=float(value),
+                    mse_se=0.0,
+                )
+            )
+    df = pd.DataFrame(rows).astype(BASELINE_COLUMNS)
+    write_table(df, out)
+    log.info("baselines of case %s:\n%s", case, df.to_string(index=False))
+
+
+def _dist_from_identity(W: np.ndarray, scale: float) -> float:
+    """‖W − scale·I‖_F / ‖W‖_F: how far a weight matrix is from a scaled identity."""
+    return float(np.linalg.norm(W - scale * np.eye(W.shape[0])) / np.linalg.norm(W))
+
+
+def gather_runs(run_paths: list[str], out_curves: str, out_weights: str, out_matrices: str, out_meta: str) -> None:
+    """Collect training runs into the curves, final-weights, weight-matrix and run-metadata tables."""
+    import pandas as pd
+
+    curves, weights, matrices, meta_rows = [], [], [], []
+    for path in sorted(run_paths):
+        arrays, meta = load_run(path)
+        case, model, seed = meta["case"], meta["model"], meta["seed"]
+        E = len(arrays["train_mse"])
+        for split in ("train", "test"):
+            curves.append(
+                pd.DataFrame(
+                    {
+                        "case": case,
+                        "model": model,
+                        "seed": seed,
+                        "epoch": np.arange(E),
+                        "split": split,
+                        "mse": arrays[f"{split}_mse"],
+                        "lr": arrays["lr"],
+                        "alpha": arrays["alpha"],
+                        "beta": arrays["beta"],
+                    }
+                )
+            )
+        W_KQ, W_PV = arrays["W_KQ"], arrays["W_PV"]
+        n = W_KQ.shape[0]
+        a, b = float(np.mean(np.diag(W_PV))), float(np.mean(np.diag(W_KQ)))
+        weights.append(
+            dict(
+                case=case,
+                model=model,
+                seed=seed,
+                data_seed=meta["data_seed"],
+                epochs=meta["epochs"],
+                alpha=a,
+                beta=b,
+                abs_alpha=abs(a),
+                abs_beta=abs(b),
+                alpha_beta=a * b,
+                dist_KQ=_dist_from_identity(W_KQ, b),
+                dist_PV=_dist_from_identity(W_PV, a),
+                train_mse=float(arrays["train_mse"][-1]),
+                test_mse=float(arrays["test_mse"][-1]),
+            )
+        )
+        rr, cc = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+        for name, W in (("W_KQ", W_KQ), ("W_PV", W_PV)):
+            matrices.append(
+                pd.DataFrame(
+                    {
+                        "case": case,
+                        "model": model,
+                        "seed": seed,
+                        "matrix": name,
+                        "row": rr.ravel(),
+                        "col": cc.ravel(),
+                        "value": W.ravel(),
+                    }
+                )
+            )
+        v = meta.get("versions", {})
+        meta_rows.append(
+            dict(
+                case=case,
+                model=model,
+                seed=seed,
+                device=meta["device"],
+                seconds=meta["seconds"],
+                threads=meta["settings"].get("threads"),
+                kernel=meta.get("kernel", "torch"),
+                ensemble_size=meta.get("ensemble_size", 1),
+                **{f"version_{k}": str(x) for k, x in v.items()},
+            )
+        )
+    str_cols = {"case": "string", "model": "string"}
+    write_table(
+        pd.concat(curves, ignore_index=True).astype({**str_cols, "split": "string", "seed": "int64", "epoch": "int64"}),
+        out_curves,
+    )
+    write_table(pd.DataFrame(weights).astype({**str_cols, "seed": "int64"}), out_weights)
+    write_table(
+        pd.concat(matrices, ignore_index=True).astype(
+            {**str_cols, "matrix": "string", "seed": "int64", "row": "int64", "col": "int64"}
+        ),
+        out_matrices,
+    )
+    meta_types = {**str_cols, "device": "string", "kernel": "string", "seed": "int64", "ensemble_size": "int64"}
+    write_table(pd.DataFrame(meta_rows).astype(meta_types), out_meta)
+
+
+def gather_training_dynamics(
+    run_paths, baseline_paths, out_curves, out_weights, out_matrices, out_baselines, out_meta
+) -> None:
+    """Rule gather_training_dynamics: the runs' tables (:func:`gather_runs`) and the baselines table."""
+    gather_runs(list(run_paths), out_curves, out_weights, out_matrices, out_meta)
+    concat_tables(list(baseline_paths), out_baselines)

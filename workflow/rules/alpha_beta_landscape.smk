@@ -1,0 +1,87 @@
+# Figure 6 (alpha_beta_landscape): alpha-beta loss landscapes of scaled-identity softmax attention (App. F), every case.
+
+ABL = config["alpha_beta_landscape"]
+
+
+FINAL_TARGETS.extend(
+    [
+        f"{RESULTS}/figures/fig6.pdf",
+        f"{RESULTS}/figures/fig6.png",
+    ]
+)
+
+
+rule alpha_beta_landscape:
+    """One case's 50 x 50 alpha-beta grid (one vectorised pass) and the points marked on it."""
+    input:
+        runs=(
+            expand(
+                f"{RESULTS}/runs/fig3/{{case}}/softmax/seed{{seed}}.npz",
+                seed=SEEDS,
+                allow_missing=True,
+            )
+            if "softmax" in MODELS
+            else []
+        ),
+    output:
+        grid=f"{RESULTS}/evaluations/landscape/{{case}}_grid.parquet",
+        points=f"{RESULTS}/evaluations/landscape/{{case}}_points.parquet",
+    log:
+        f"{RESULTS}/logs/alpha_beta_landscape/{{case}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/alpha_beta_landscape/{{case}}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: ABL["threads"]
+    params:
+        case_params=lambda w: case_params(w.case),
+        n=config["n"],
+        L=config["L"],
+        prompts=ABL["prompts"],
+        grid_size=ABL["grid"],
+        alpha_range=lambda w: ABL["ranges"][w.case]["alpha"],
+        beta_range=lambda w: ABL["ranges"][w.case]["beta"],
+        subspace_beta=config["heuristics"]["subspace_beta"],
+        rng_seed=lambda w: seed_for("landscape", w.case),
+    script:
+        "../scripts/alpha_beta_landscape.py"
+
+
+rule gather_alpha_beta_landscape:
+    """The landscape grids and marked points of all cases."""
+    input:
+        grids=expand(
+            f"{RESULTS}/evaluations/landscape/{{case}}_grid.parquet", case=CASES
+        ),
+        points=expand(
+            f"{RESULTS}/evaluations/landscape/{{case}}_points.parquet", case=CASES
+        ),
+    output:
+        grid=f"{RESULTS}/tables/landscape.parquet",
+        points=f"{RESULTS}/tables/landscape_points.parquet",
+    log:
+        f"{RESULTS}/logs/gather_alpha_beta_landscape.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/gather_alpha_beta_landscape.py"
+
+
+rule plot_alpha_beta_landscape:
+    """Figure 6: the landscapes with heuristic, trained and minimum points."""
+    input:
+        grid=f"{RESULTS}/tables/landscape.parquet",
+        points=f"{RESULTS}/tables/landscape_points.parquet",
+    output:
+        pdf=report(
+            f"{RESULTS}/figures/fig6.pdf",
+            caption="../report/alpha_beta_landscape.rst",
+            category="Figure 6",
+        ),
+        png=f"{RESULTS}/figures/fig6.png",
+    log:
+        f"{RESULTS}/logs/plot_alpha_beta_landscape.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/plot_alpha_beta_landscape.py"

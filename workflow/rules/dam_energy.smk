@@ -1,0 +1,53 @@
+# Figure 5 (dam_energy): one attention step = one gradient step on the dense-associative-memory energy.
+
+DE = config["dam_energy"]
+
+
+FINAL_TARGETS.extend(
+    [
+        f"{RESULTS}/figures/fig5.pdf",
+        f"{RESULTS}/figures/fig5.png",
+    ]
+)
+
+
+rule dam_energy_data:
+    """Figure 5 tables: energy on a grid, the circle context, Eq.-16 trajectories of noisy queries."""
+    output:
+        trajectories=f"{RESULTS}/tables/hopfield_trajectories.parquet",
+        energy=f"{RESULTS}/tables/fig5_energy.parquet",
+        context=f"{RESULTS}/tables/fig5_context.parquet",
+    log:
+        f"{RESULTS}/logs/dam_energy_data.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/dam_energy_data.tsv"
+    conda:
+        "../../envs/train.yaml"
+    params:
+        settings=DE,
+        seed=seed_for("fig5"),
+    script:
+        "../scripts/dam_energy_data.py"
+
+
+rule plot_dam_energy:
+    """Figure 5: energy contour, context, queries, targets and trajectories after 1 and 50 steps."""
+    input:
+        trajectories=f"{RESULTS}/tables/hopfield_trajectories.parquet",
+        energy=f"{RESULTS}/tables/fig5_energy.parquet",
+        context=f"{RESULTS}/tables/fig5_context.parquet",
+    output:
+        pdf=report(
+            f"{RESULTS}/figures/fig5.pdf",
+            caption="../report/dam_energy.rst",
+            category="Figure 5",
+        ),
+        png=f"{RESULTS}/figures/fig5.png",
+    log:
+        f"{RESULTS}/logs/plot_dam_energy.log",
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        panels=DE["panels"],
+    script:
+        "../scripts/plot_dam_energy.py"

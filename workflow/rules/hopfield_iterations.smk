@@ -1,0 +1,80 @@
+# Hopfield iterations (hopfield_iterations, beyond the paper, §4): K gradient steps of Eq. 16 from trained and heuristic weights.
+
+HI = config["hopfield_iterations"]
+
+
+FINAL_TARGETS.extend(
+    [
+        f"{RESULTS}/figures/fig_hopfield_iterations.pdf",
+        f"{RESULTS}/figures/fig_hopfield_iterations.png",
+    ]
+)
+
+
+rule hopfield_iterations:
+    """Iteration study of one case: MSE after K steps of Eq. 16 for each step size and starting weights."""
+    input:
+        runs=(
+            expand(
+                f"{RESULTS}/runs/fig3/{{case}}/softmax/seed{{seed}}.npz",
+                seed=SEEDS,
+                allow_missing=True,
+            )
+            if "softmax" in MODELS
+            else []
+        ),
+    output:
+        f"{RESULTS}/evaluations/hopfield/{{case}}.parquet",
+    log:
+        f"{RESULTS}/logs/hopfield_iterations/{{case}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/hopfield_iterations/{{case}}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: HI["threads"]
+    params:
+        case_params=lambda w: case_params(w.case),
+        n=config["n"],
+        L=config["L"],
+        prompts=HI["prompts"],
+        steps=HI["steps"],
+        gamma_fracs=HI["gamma_fracs"],
+        dtype=HI["dtype"],
+        subspace_beta=config["heuristics"]["subspace_beta"],
+        rng_seed=lambda w: seed_for("hopfield", w.case),
+    script:
+        "../scripts/hopfield_iterations.py"
+
+
+rule gather_hopfield_iterations:
+    """The iteration-study table of all cases."""
+    input:
+        expand(f"{RESULTS}/evaluations/hopfield/{{case}}.parquet", case=CASES),
+    output:
+        f"{RESULTS}/tables/hopfield_iterations.parquet",
+    log:
+        f"{RESULTS}/logs/gather_hopfield_iterations.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/gather_hopfield_iterations.py"
+
+
+rule plot_hopfield_iterations:
+    """MSE against the number of Eq.-16 steps K, per case and starting weights, with Bayes and K = 0 levels."""
+    input:
+        iterations=f"{RESULTS}/tables/hopfield_iterations.parquet",
+        baselines=f"{RESULTS}/tables/baselines.parquet",
+    output:
+        pdf=report(
+            f"{RESULTS}/figures/fig_hopfield_iterations.pdf",
+            caption="../report/hopfield_iterations.rst",
+            category="Hopfield iterations",
+        ),
+        png=f"{RESULTS}/figures/fig_hopfield_iterations.png",
+    log:
+        f"{RESULTS}/logs/plot_hopfield_iterations.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/plot_hopfield_iterations.py"

@@ -1,0 +1,131 @@
+# Figure 3 (training_dynamics): sample the prompts, train every (case, model, seed), evaluate the
+# oracles, gather the tables, draw the figure.
+
+TD = config["training_dynamics"]
+
+
+FINAL_TARGETS.extend(
+    [
+        f"{RESULTS}/figures/fig3.pdf",
+        f"{RESULTS}/figures/fig3.png",
+    ]
+)
+
+
+rule sample_prompts:
+    """The datasets of one case: n_train + n_test prompts per data seed (numpy, no torch)."""
+    output:
+        data_files("{case}"),
+    log:
+        f"{RESULTS}/logs/sample_prompts/{{case}}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        params=lambda w: case_params(w.case),
+        n=config["n"],
+        L=config["L"],
+        num_prompts=config["n_train"] + config["n_test"],
+        rng_seeds=lambda w: [seed_for("data", w.case, s) for s in data_seeds()],
+    script:
+        "../scripts/sample_prompts.py"
+
+
+rule train:
+    """Figure 3 training of one case: every (model, seed) run as one batched ensemble, one file per run."""
+    input:
+        data=lambda w: data_files(w.case),
+    output:
+        runs=fig3_runs("{case}"),
+    log:
+        f"{RESULTS}/logs/train/{{case}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{case}}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        gpu=gpu_tokens(),
+    params:
+        data_seeds=data_seeds(),
+        runs=lambda w: [
+            dict(
+                model=m,
+                seed=s,
+                train_seed=seed_for("train", w.case, m, s),
+                data_seed=data_seed(s),
+            )
+            for m in MODELS
+            for s in SEEDS
+        ],
+        epochs=lambda w: config["cases"][w.case]["epochs"],
+        n_train=config["n_train"],
+        train_settings=TRAIN_SETTINGS,
+        device=config["device"],
+    script:
+        "../scripts/train.py"
+
+
+rule evaluate_baselines:
+    """Oracle estimators (zero, Bayes, projection, GMM sigma0->0) of one case on its datasets and fresh prompts."""
+    input:
+        data=lambda w: data_files(w.case),
+    output:
+        f"{RESULTS}/evaluations/baselines/{{case}}.parquet",
+    log:
+        f"{RESULTS}/logs/evaluate_baselines/{{case}}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        data_seeds=data_seeds(),
+        n_train=config["n_train"],
+        fresh_prompts=TD["baseline_fresh_prompts"],
+        fresh_seeds=lambda w: [
+            seed_for("baselines_fresh", w.case, s) for s in data_seeds()
+        ],
+    script:
+        "../scripts/evaluate_baselines.py"
+
+
+rule gather_training_dynamics:
+    """Figure 3 tables: training curves, final weights, weight matrices, baselines, run metadata."""
+    input:
+        runs=[r for c in CASES for r in fig3_runs(c)],
+        baselines=expand(
+            f"{RESULTS}/evaluations/baselines/{{case}}.parquet", case=CASES
+        ),
+    output:
+        curves=f"{RESULTS}/tables/training_curves.parquet",
+        weights=f"{RESULTS}/tables/trained_weights.parquet",
+        matrices=f"{RESULTS}/tables/trained_matrices.parquet",
+        baselines=f"{RESULTS}/tables/baselines.parquet",
+        meta=f"{RESULTS}/tables/run_metadata.parquet",
+    log:
+        f"{RESULTS}/logs/gather_training_dynamics.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/gather_training_dynamics.py"
+
+
+rule plot_training_dynamics:
+    """Figure 3: training dynamics and final weights, from tables only."""
+    input:
+        curves=f"{RESULTS}/tables/training_curves.parquet",
+        matrices=f"{RESULTS}/tables/trained_matrices.parquet",
+        weights=f"{RESULTS}/tables/trained_weights.parquet",
+        baselines=f"{RESULTS}/tables/baselines.parquet",
+    output:
+        pdf=report(
+            f"{RESULTS}/figures/fig3.pdf",
+            caption="../report/training_dynamics.rst",
+            category="Figure 3",
+        ),
+        png=f"{RESULTS}/figures/fig3.png",
+    log:
+        f"{RESULTS}/logs/plot_training_dynamics.log",
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        heatmap_seed=TD["heatmap_seed"],
+    script:
+        "../scripts/plot_training_dynamics.py"
