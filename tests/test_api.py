@@ -21,8 +21,10 @@ UTILITIES = {"derive_seed", "load_config"}
 
 
 def test_import_is_cheap_and_lazy():
-    code = ("import sys, icdenoise; heavy = {'torch', 'numpy', 'scipy', 'pandas'} & set(sys.modules); "
-            "assert not heavy, heavy; icdenoise.bayes_mse_subspace; assert 'torch' not in sys.modules")
+    code = (
+        "import sys, icdenoise; heavy = {'torch', 'numpy', 'scipy', 'pandas'} & set(sys.modules); "
+        "assert not heavy, heavy; icdenoise.bayes_mse_subspace; assert 'torch' not in sys.modules"
+    )
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
@@ -50,8 +52,12 @@ def test_model_names_match_models_module():
 def test_paper_settings_come_from_the_config_and_are_validated():
     cfg = icdenoise.load_config()
     s = icdenoise.paper_settings("gmm")
-    assert (s["n"], s["L"], s["p"], s["sigma0_2"]) == (cfg["n"], cfg["L"], cfg["cases"]["gmm"]["p"],
-                                                       cfg["cases"]["gmm"]["sigma0_2"])
+    assert (s["n"], s["L"], s["p"], s["sigma0_2"]) == (
+        cfg["n"],
+        cfg["L"],
+        cfg["cases"]["gmm"]["p"],
+        cfg["cases"]["gmm"]["sigma0_2"],
+    )
     assert s["epochs"] == cfg["cases"]["gmm"]["epochs"] and s["lr"] == cfg["train"]["lr"]
     assert icdenoise.paper_settings("sphere", sigma_z2=0.3)["sigma_z2"] == 0.3
     with pytest.raises(icdenoise.SettingsError, match=r"^d = 16 must be < n = 16"):

@@ -29,8 +29,14 @@ def _env(**extra) -> dict:
 
 def cli(*args, cwd=None, timeout=120) -> subprocess.CompletedProcess:
     """``python -m icdenoise ARGS`` with this checkout's src first on the path."""
-    return subprocess.run([sys.executable, "-m", "icdenoise", *map(str, args)], cwd=cwd, env=_env(),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "icdenoise", *map(str, args)],
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def one_line_error(res: subprocess.CompletedProcess, code: int = 2) -> str:
@@ -91,7 +97,9 @@ def test_train_prints_what_it_writes(tmp_path):
     lines = res.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["seed", "alpha"])
     names = lines[header].split()
-    printed = {int(r.split()[0]): dict(zip(names, map(float, r.split()))) for r in lines[header + 1: header + 3]}
+    printed = {
+        int(r.split()[0]): dict(zip(names, map(float, r.split()), strict=True)) for r in lines[header + 1 : header + 3]
+    }
     assert "Bayes MSE" in res.stdout and "zero predictor 0.082500" in res.stdout
     rows = pd.read_parquet(out)
     curves = pd.read_parquet(tmp_path / "run.curves.parquet")
@@ -110,21 +118,44 @@ def test_train_prints_what_it_writes(tmp_path):
 def test_train_is_the_workflows_run(tmp_path):
     """Same seeds as the workflow's rules: sample_prompts with derive_seed(base, 'data', case, s), train with
     derive_seed(base, 'train', case, model, s), through the functions the rule scripts call."""
-    from icdenoise import pipeline
     from icdenoise.api import paper_settings, train_case
     from icdenoise.io import load_run
+    from icdenoise.studies import training_dynamics
     from icdenoise.tasks import derive_seed
 
     over = dict(epochs=2, L=12, n_train=30, n_test=10, batch_size=10, d=3, n=6)
     got = train_case("subspace", "linear", seeds=[1], progress=False, **over)
     s = paper_settings("subspace", **over)
     data = tmp_path / "data.npz"
-    pipeline.sample_dataset(str(data), "subspace", derive_seed(s["base_seed"], "data", "subspace", 1), n=6, L=12,
-                            num_prompts=40, params=dict(d=3, sigma0_2=s["sigma0_2"], sigma_z2=s["sigma_z2"]))
-    pipeline.train_run(str(data), str(tmp_path / "run.npz"), case="subspace", model="linear", seed=1,
-                       train_seed=derive_seed(s["base_seed"], "train", "subspace", "linear", 1), n_train=30, epochs=2,
-                       train_settings=dict(batch_size=10, lr=s["lr"], lr_milestones=s["lr_milestones"],
-                                           lr_gamma=s["lr_gamma"]), device="cpu", threads=1)
+    training_dynamics.sample_datasets(
+        [str(data)],
+        case="subspace",
+        rng_seeds=[derive_seed(s["base_seed"], "data", "subspace", 1)],
+        n=6,
+        L=12,
+        num_prompts=40,
+        params=dict(d=3, sigma0_2=s["sigma0_2"], sigma_z2=s["sigma_z2"]),
+    )
+    settings = dict(batch_size=10, lr=s["lr"], lr_milestones=s["lr_milestones"], lr_gamma=s["lr_gamma"])
+    training_dynamics.train_runs(
+        [str(data)],
+        [str(tmp_path / "run.npz")],
+        case="subspace",
+        data_seeds=[1],
+        runs=[
+            dict(
+                model="linear",
+                seed=1,
+                data_seed=1,
+                train_seed=derive_seed(s["base_seed"], "train", "subspace", "linear", 1),
+            )
+        ],
+        n_train=30,
+        epochs=2,
+        train_settings=settings,
+        device="cpu",
+        threads=1,
+    )
     arrays, _ = load_run(str(tmp_path / "run.npz"))
     assert (arrays["test_mse"] == got.curves.query("split == 'test'")["mse"].to_numpy()).all()
     assert (arrays["W_KQ"] == got.models[1].W_KQ).all() and (arrays["W_PV"] == got.models[1].W_PV).all()
@@ -152,8 +183,10 @@ BAD_IN_PROCESS = [
     (["train", "--case", "sphere", "--model", "softmax", "--n", "8", "--d", "9"], "--d = 9 must be < --n = 8"),
     (["train", "--case", "gmm", "--model", "softmax", "--sigma0-2", "-0.02"], "--sigma0-2 = -0.02 is out of range"),
     (["train", "--case", "gmm", "--model", "softmax", "--sigma-z2", "0"], "--sigma-z2 = 0.0 is out of range"),
-    (["train", "--case", "sphere", "--model", "softmax", "--n-train", "40", "--batch-size", "41"],
-     "--batch-size = 41 is larger than the training set (--n-train = 40)"),
+    (
+        ["train", "--case", "sphere", "--model", "softmax", "--n-train", "40", "--batch-size", "41"],
+        "--batch-size = 41 is larger than the training set (--n-train = 40)",
+    ),
     (["train", "--case", "sphere", "--model", "softmax", "--p", "4"], "--p does not apply to case sphere"),
     (["train", "--case", "sphere", "--model", "softmax", "--epochs", "0"], "--epochs = 0 is out of range"),
     (["train", "--case", "sphere", "--model", "softmax", "--lr", "0"], "--lr = 0.0 is out of range"),
@@ -195,9 +228,25 @@ def test_more_bad_input_exits_2_with_one_line(args, expected, capsys):
 
 def test_device_cuda_without_cuda_exits_2():
     """CUDA hidden from torch (CUDA_VISIBLE_DEVICES=''), as on a machine without a GPU."""
-    res = subprocess.run([sys.executable, "-m", "icdenoise", "train", "--case", "sphere", "--model", "softmax",
-                          "--device", "cuda", *TINY], env=_env(CUDA_VISIBLE_DEVICES=""), capture_output=True,
-                         text=True, timeout=120)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "icdenoise",
+            "train",
+            "--case",
+            "sphere",
+            "--model",
+            "softmax",
+            "--device",
+            "cuda",
+            *TINY,
+        ],
+        env=_env(CUDA_VISIBLE_DEVICES=""),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "--device 'cuda': CUDA is not available" in one_line_error(res)
 
 
@@ -277,8 +326,13 @@ def test_check_config_merges_like_snakemake_configfile():
     from icdenoise.api import load_config, merge_config
 
     base = load_config()
-    override = {"n": 8, "cases": {"sphere": {"d": 3}}, "seeds": [4], "train": {"lr_milestones": []},
-                "dim_shift": {"cases": {"gmm": {"eval_values": [2]}}}}
+    override = {
+        "n": 8,
+        "cases": {"sphere": {"d": 3}},
+        "seeds": [4],
+        "train": {"lr_milestones": []},
+        "dim_shift": {"cases": {"gmm": {"eval_values": [2]}}},
+    }
     expected = load_config()
     update_config(expected, override)
     assert merge_config(base, override) == expected
@@ -289,18 +343,20 @@ def test_check_config_merges_like_snakemake_configfile():
 
 
 def test_claims_table(tmp_path):
-    claims = pd.DataFrame({
-        "id": ["case1_linear_alpha_beta", "sphere_bayes_mc", "gmm_softmax_beta", "fig4a_gamma_star"],
-        "source": ["§3.2", "Prop. 3", "§3.4", "Fig. 4a"],
-        "statement": ["αβ ≈ 1/3", "Bayes MSE", "β ≈ 5.127", "αβ → γ*(L)"],
-        "paper_value": ["0.327", "0.0290", "5.127", "0.327"],
-        "reproduced": [0.3187, 0.028993, 3.9, float("nan")],
-        "spread": ["0.3184–0.3190", "± 0.00002", "3.5–4.2", None],
-        "tolerance": ["0.01", "3 SE", "0.2", "0.01"],
-        "tolerance_reason": ["seed spread", "Monte Carlo SE", "seed spread", "theory"],
-        "verdict": ["reproduced", "reproduced", "not reproduced", "not checkable at this scale"],
-        "evidence": ["trained_weights.parquet", "baselines.parquet", "fig3.pdf", "fig4a.pdf"],
-    })
+    claims = pd.DataFrame(
+        {
+            "id": ["case1_linear_alpha_beta", "sphere_bayes_mc", "gmm_softmax_beta", "fig4a_gamma_star"],
+            "source": ["§3.2", "Prop. 3", "§3.4", "Fig. 4a"],
+            "statement": ["αβ ≈ 1/3", "Bayes MSE", "β ≈ 5.127", "αβ → γ*(L)"],
+            "paper_value": ["0.327", "0.0290", "5.127", "0.327"],
+            "reproduced": [0.3187, 0.028993, 3.9, float("nan")],
+            "spread": ["0.3184–0.3190", "± 0.00002", "3.5–4.2", None],
+            "tolerance": ["0.01", "3 SE", "0.2", "0.01"],
+            "tolerance_reason": ["seed spread", "Monte Carlo SE", "seed spread", "theory"],
+            "verdict": ["reproduced", "reproduced", "not reproduced", "not checkable at this scale"],
+            "evidence": ["trained_weights.parquet", "baselines.parquet", "fig3.pdf", "fig4a.pdf"],
+        }
+    )
     (tmp_path / "tables").mkdir()
     claims.to_parquet(tmp_path / "tables" / "claims.parquet")
     res = cli("claims", tmp_path)
@@ -337,8 +393,9 @@ def test_readme_shell_example_runs_as_printed(tmp_path):
     (work / "config").mkdir(parents=True)
     shutil.copy(REPO / "config" / "smoke.yaml", work / "config" / "smoke.yaml")
     env = _env(PATH=f"{shim.parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    res = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=work, env=env, capture_output=True, text=True,
-                         timeout=300)
+    res = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block], cwd=work, env=env, capture_output=True, text=True, timeout=300
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert (work / "run.parquet").exists() and (work / "run.curves.parquet").exists()
     assert res.stdout.strip().endswith("ok")
@@ -346,7 +403,8 @@ def test_readme_shell_example_runs_as_printed(tmp_path):
 
 def test_readme_python_example_runs_as_printed(tmp_path):
     block = _readme_block("Use it from Python", "python")
-    res = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, env=_env(), capture_output=True, text=True,
-                         timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-c", block], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "0.3274" in res.stdout and "alpha" in res.stdout

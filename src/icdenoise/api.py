@@ -48,15 +48,15 @@ __all__ = [
 
 
 def _theory_mse(case: str, n: int, params: dict) -> dict[str, float]:
-    """Closed-form oracle MSEs; the one place this module imports them (they will leave pipeline.py)."""
-    from .pipeline import theory_mse
+    """Closed-form oracle MSEs (:func:`icdenoise.bayes.theory_mse`, imported lazily: scipy)."""
+    from .bayes import theory_mse
 
     return theory_mse(case, n, params)
 
 
 def _oracle_predictions(case: str, x_query, task: dict, params: dict) -> dict:
-    """Every oracle of a case on queries; the one place this module imports them (see _theory_mse)."""
-    from .pipeline import oracle_predictions as impl
+    """Every oracle of a case on queries (:func:`icdenoise.bayes.oracle_predictions`, imported lazily)."""
+    from .bayes import oracle_predictions as impl
 
     return impl(case, x_query, task, params)
 
@@ -184,7 +184,7 @@ def _translate(messages: list[str], case: str, style: str) -> list[str]:
         key = by_key.get(re.sub(r"\[\d+\]$", "", m.group(1)))
         if key is None:  # a workflow-only section (figures, studies, ...): not a one-off setting
             continue
-        rest = msg[m.end():]
+        rest = msg[m.end() :]
         if style == "option":  # other settings the message mentions, e.g. "must be < n = 16"
             rest = re.sub(r"(?<![\w.'-])(n_train|n|L) = ", lambda k: option_name(k.group(1), style) + " = ", rest)
         out.append((key, option_name(key, style) + rest))
@@ -203,11 +203,13 @@ def paper_settings(case: str, config: dict | None = None, *, style: str = "keywo
     """
     cfg = load_config() if config is None else config
     if case not in CASES:
-        raise SettingsError(f"{option_name('case', style)} {case!r} is unknown; allowed: {', '.join(CASES)}",
-                            option_name("case", style))
+        raise SettingsError(
+            f"{option_name('case', style)} {case!r} is unknown; allowed: {', '.join(CASES)}", option_name("case", style)
+        )
     if case not in (cfg.get("cases") or {}):
-        raise SettingsError(f"case {case!r} has no settings block 'cases.{case}' in the config",
-                            option_name("case", style))
+        raise SettingsError(
+            f"case {case!r} has no settings block 'cases.{case}' in the config", option_name("case", style)
+        )
     given = {k: v for k, v in overrides.items() if v is not None}
     unknown = sorted(set(given) - set(SETTING_KEYS))
     if unknown:
@@ -216,8 +218,10 @@ def paper_settings(case: str, config: dict | None = None, *, style: str = "keywo
     for key in given:
         if key in CASE_KEYS and key != "epochs" and key not in task_keys:
             names = ", ".join(option_name(k, style) for k in task_keys)
-            raise SettingsError(f"{option_name(key, style)} does not apply to case {case} (its task parameters: {names})",
-                                option_name(key, style))
+            raise SettingsError(
+                f"{option_name(key, style)} does not apply to case {case} (its task parameters: {names})",
+                option_name(key, style),
+            )
     merged = copy.deepcopy(cfg)
     for key, value in given.items():
         if isinstance(value, tuple):
@@ -234,8 +238,13 @@ def paper_settings(case: str, config: dict | None = None, *, style: str = "keywo
         problems = _translate(relation_errors(merged), case, style)
     prompts = _get(merged, GLOBAL_KEYS["prompts"])
     if not problems and isinstance(prompts, int) and prompts < 2:
-        problems = [("prompts", f"{option_name('prompts', style)} = {prompts} is too small; allowed: an integer >= 2 "
-                                "(a standard error needs two prompts)")]
+        problems = [
+            (
+                "prompts",
+                f"{option_name('prompts', style)} = {prompts} is too small; allowed: an integer >= 2 "
+                "(a standard error needs two prompts)",
+            )
+        ]
     if problems:
         raise SettingsError("; ".join(msg for _, msg in problems), option_name(problems[0][0], style))
 
@@ -246,8 +255,15 @@ def paper_settings(case: str, config: dict | None = None, *, style: str = "keywo
     for key in (*task_keys, "epochs"):
         out[key] = block[key]
     out["lr_milestones"] = list(out["lr_milestones"] if out["lr_milestones"] is not None else [0.8, 0.9])
-    defaults = {"lr_gamma": 0.1, "threads": 1, "device": "auto", "base_seed": 0, "dataset": "per_seed",
-                "shared_data_seed": 0, "prompts": 50000}  # the schema's defaults, for a config without them
+    defaults = {
+        "lr_gamma": 0.1,
+        "threads": 1,
+        "device": "auto",
+        "base_seed": 0,
+        "dataset": "per_seed",
+        "shared_data_seed": 0,
+        "prompts": 50000,
+    }  # the schema's defaults, for a config without them
     for key, value in defaults.items():
         if out[key] is None:
             out[key] = value
@@ -319,8 +335,15 @@ def oracle_mses(case: str, *, seed: int = 0, monte_carlo: bool = True, style: st
         rng_seed = derive_seed(s["base_seed"], "baselines_fresh", case, int(seed))
         mc = bayes_mse_monte_carlo(case, int(s["prompts"]), rng_seed, s["n"], return_se=True, **params)
         for name in mc["mean"]:
-            rows.append(dict(estimator=name, source="monte carlo", num_prompts=int(s["prompts"]),
-                             mse=mc["mean"][name], mse_se=mc["se"][name]))
+            rows.append(
+                dict(
+                    estimator=name,
+                    source="monte carlo",
+                    num_prompts=int(s["prompts"]),
+                    mse=mc["mean"][name],
+                    mse_se=mc["se"][name],
+                )
+            )
     df = pd.DataFrame(rows)
     order = {"bayes": 0, "bayes_sigma0_to_0": 1, "projection": 2, "zero": 3}
     df = df.sort_values(["estimator", "source"], key=lambda c: c.map(order) if c.name == "estimator" else c)
@@ -381,8 +404,14 @@ class AttentionModel:
         return weight_summary(self.W_KQ, self.W_PV)
 
 
-def build_model(model: str = "softmax", n: int | None = None, *, seed: int = 0, alpha: float | None = None,
-                beta: float | None = None) -> AttentionModel:
+def build_model(
+    model: str = "softmax",
+    n: int | None = None,
+    *,
+    seed: int = 0,
+    alpha: float | None = None,
+    beta: float | None = None,
+) -> AttentionModel:
     """An attention denoiser (Eq. 11 linear / Eq. 12 softmax) with n x n weights (n: the config's by default).
 
     With ``alpha`` and ``beta``: the scaled-identity weights W_PV = αI, W_KQ = βI of §3.1 (e.g. the
@@ -440,7 +469,8 @@ def check_device(device: str, style: str = "keyword") -> str:
     unavailable = SettingsError(
         f"{option_name('device', style)} {device!r}: CUDA is not available on this machine "
         "(no NVIDIA GPU visible, or torch.cuda.is_available() is False); allowed here: auto, cpu",
-        option_name("device", style))
+        option_name("device", style),
+    )
     if device.startswith("cuda") and not gpu_visible():  # fail before the seconds-long torch import
         raise unavailable
     from .train import DeviceUnavailable, resolve_device
@@ -453,9 +483,17 @@ def check_device(device: str, style: str = "keyword") -> str:
         raise SettingsError(f"{option_name('device', style)} {device!r}: {exc}", option_name("device", style)) from None
 
 
-def train_case(case: str, model: str, seeds=(0,), *, progress: bool | None = None,
-               on_seed: Callable[[dict], None] | None = None, on_start: Callable[[dict, object], None] | None = None,
-               style: str = "keyword", **overrides) -> TrainCaseResult:
+def train_case(
+    case: str,
+    model: str,
+    seeds=(0,),
+    *,
+    progress: bool | None = None,
+    on_seed: Callable[[dict], None] | None = None,
+    on_start: Callable[[dict, object], None] | None = None,
+    style: str = "keyword",
+    **overrides,
+) -> TrainCaseResult:
     """Sample, train and summarise ``model`` on ``case`` for each seed: one run of Fig. 3 per seed.
 
     Settings as in paper_settings (the paper's by default; ``epochs``, ``L``, ``lr``, ... override).
@@ -473,19 +511,24 @@ def train_case(case: str, model: str, seeds=(0,), *, progress: bool | None = Non
     from .tasks import sample_prompts as sample
 
     if model not in MODEL_NAMES:
-        raise SettingsError(f"{option_name('model', style)} {model!r} is unknown; allowed: {', '.join(MODEL_NAMES)}",
-                            option_name("model", style))
+        raise SettingsError(
+            f"{option_name('model', style)} {model!r} is unknown; allowed: {', '.join(MODEL_NAMES)}",
+            option_name("model", style),
+        )
     seeds = [seeds] if isinstance(seeds, int) else list(seeds)
     bad = [s for s in seeds if not isinstance(s, (int, np.integer)) or s < 0]
     if not seeds or bad or len(set(seeds)) != len(seeds):
-        raise SettingsError(f"{option_name('seeds', style)} = {seeds}: give one or more distinct integers >= 0",
-                            option_name("seeds", style))
+        raise SettingsError(
+            f"{option_name('seeds', style)} = {seeds}: give one or more distinct integers >= 0",
+            option_name("seeds", style),
+        )
     s = paper_settings(case, style=style, **overrides)
     device = check_device(s["device"], style)  # the first torch import: bad settings fail fast without it
     from .train import TrainConfig, TrainingDiverged, train
 
-    oracles = oracle_mses(case, monte_carlo=case != "subspace", style=style,
-                          **{k: v for k, v in s.items() if k != "case"})
+    oracles = oracle_mses(
+        case, monte_carlo=case != "subspace", style=style, **{k: v for k, v in s.items() if k != "case"}
+    )
     bayes, bayes_se, bayes_src = reference_mse(oracles, "bayes")
     zero = reference_mse(oracles, "zero")[0]
     s["device_used"] = device
@@ -499,34 +542,80 @@ def train_case(case: str, model: str, seeds=(0,), *, progress: bool | None = Non
         data_rng = derive_seed(s["base_seed"], "data", case, data_index)
         train_rng = derive_seed(s["base_seed"], "train", case, model, seed)
         batch = sample(case, s["n_train"] + s["n_test"], data_rng, s["n"], s["L"], **params)
-        cfg = TrainConfig(model=model, epochs=int(s["epochs"]), batch_size=int(s["batch_size"]), lr=float(s["lr"]),
-                          lr_milestones=tuple(s["lr_milestones"]), lr_gamma=float(s["lr_gamma"]), seed=train_rng,
-                          device=s["device"], threads=int(s["threads"]), progress=progress,
-                          label=f"{case} {model} seed {seed}")
+        cfg = TrainConfig(
+            model=model,
+            epochs=int(s["epochs"]),
+            batch_size=int(s["batch_size"]),
+            lr=float(s["lr"]),
+            lr_milestones=tuple(s["lr_milestones"]),
+            lr_gamma=float(s["lr_gamma"]),
+            seed=train_rng,
+            device=s["device"],
+            threads=int(s["threads"]),
+            progress=progress,
+            label=f"{case} {model} seed {seed}",
+        )
         try:
             res = train(batch.subset(slice(0, s["n_train"])), batch.subset(slice(s["n_train"], None)), cfg)
         except TrainingDiverged as exc:
             setting_text = " ".join(f"{k}={s[k]}" for k in ("n", "L", *params, "epochs", "n_train", "batch_size", "lr"))
             raise TrainingDiverged(f"seed {seed} diverged (case={case} model={model} {setting_text}): {exc}") from exc
         a, b = float(res.alpha[-1]), float(res.beta[-1])
-        row = dict(case=case, model=model, seed=seed, data_seed=data_index, data_rng_seed=data_rng,
-                   train_rng_seed=train_rng, epochs=int(s["epochs"]), alpha=a, beta=b, abs_alpha=abs(a),
-                   abs_beta=abs(b), alpha_beta=a * b, dist_KQ=res.info["dist_KQ"], dist_PV=res.info["dist_PV"],
-                   train_mse=float(res.train_mse[-1]), test_mse=float(res.test_mse[-1]), bayes_mse=bayes,
-                   bayes_mse_se=bayes_se, bayes_source=bayes_src, zero_mse=zero,
-                   test_over_bayes=float(res.test_mse[-1]) / bayes,
-                   n=s["n"], L=s["L"], **params, n_train=s["n_train"], n_test=s["n_test"],
-                   batch_size=s["batch_size"], lr=s["lr"], lr_milestones=",".join(map(str, s["lr_milestones"])),
-                   lr_gamma=s["lr_gamma"], device=res.device, seconds=res.seconds)
+        row = dict(
+            case=case,
+            model=model,
+            seed=seed,
+            data_seed=data_index,
+            data_rng_seed=data_rng,
+            train_rng_seed=train_rng,
+            epochs=int(s["epochs"]),
+            alpha=a,
+            beta=b,
+            abs_alpha=abs(a),
+            abs_beta=abs(b),
+            alpha_beta=a * b,
+            dist_KQ=res.info["dist_KQ"],
+            dist_PV=res.info["dist_PV"],
+            train_mse=float(res.train_mse[-1]),
+            test_mse=float(res.test_mse[-1]),
+            bayes_mse=bayes,
+            bayes_mse_se=bayes_se,
+            bayes_source=bayes_src,
+            zero_mse=zero,
+            test_over_bayes=float(res.test_mse[-1]) / bayes,
+            n=s["n"],
+            L=s["L"],
+            **params,
+            n_train=s["n_train"],
+            n_test=s["n_test"],
+            batch_size=s["batch_size"],
+            lr=s["lr"],
+            lr_milestones=",".join(map(str, s["lr_milestones"])),
+            lr_gamma=s["lr_gamma"],
+            device=res.device,
+            seconds=res.seconds,
+        )
         rows.append(row)
         E = len(res.train_mse)
         for split in ("train", "test"):
-            curves.append(pd.DataFrame({
-                "case": case, "model": model, "seed": seed, "epoch": np.arange(E), "split": split,
-                "mse": getattr(res, f"{split}_mse"), "lr": res.lr, "alpha": res.alpha, "beta": res.beta,
-            }))
+            curves.append(
+                pd.DataFrame(
+                    {
+                        "case": case,
+                        "model": model,
+                        "seed": seed,
+                        "epoch": np.arange(E),
+                        "split": split,
+                        "mse": getattr(res, f"{split}_mse"),
+                        "lr": res.lr,
+                        "alpha": res.alpha,
+                        "beta": res.beta,
+                    }
+                )
+            )
         models[seed] = AttentionModel(model, res.W_KQ, res.W_PV)
         if on_seed is not None:
             on_seed(row)
-    return TrainCaseResult(rows=pd.DataFrame(rows), curves=pd.concat(curves, ignore_index=True), models=models,
-                           settings=s, oracles=oracles)
+    return TrainCaseResult(
+        rows=pd.DataFrame(rows), curves=pd.concat(curves, ignore_index=True), models=models, settings=s, oracles=oracles
+    )
