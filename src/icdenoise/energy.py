@@ -142,6 +142,47 @@ def attention_iterate(
     return torch.stack(traj) if traj is not None else s
 
 
+def attention_iterate_many(
+    X: torch.Tensor,
+    x_query: torch.Tensor,
+    W_KQ: torch.Tensor,
+    W_PV: torch.Tensor,
+    gamma_fracs: torch.Tensor,
+    steps: list[int],
+    chunk: int = 32,
+) -> torch.Tensor:
+    """Eq. 16 for T weight sets at once: s ← (1 − g_t) s + g_t W_PV,t X softmax(X W_KQ,t s), s(0) = x̃.
+
+    ``W_KQ``, ``W_PV`` (T, n, n) and ``gamma_fracs`` (T,) give T trajectories per prompt (a scaled-identity
+    start α, β with γ = gα is W_KQ = βI, W_PV = αI). Prompts are processed ``chunk`` at a time and every
+    trajectory of a chunk advances together, so each step reads the chunk's context once for all T
+    trajectories (two batched matrix products) while it sits in cache. Returns the states after each K in
+    ``steps``: (len(steps), B, T, n), the same as :func:`attention_iterate` run once per weight set.
+    """
+    X, x_query, W_KQ, W_PV = (_tensor(a) for a in (X, x_query, W_KQ, W_PV))
+    g = _tensor(gamma_fracs).to(X.dtype).view(1, -1, 1)  # (1, T, 1)
+    B, n, T = x_query.shape[0], x_query.shape[-1], W_KQ.shape[0]
+    steps = [int(k) for k in steps]
+    if min(steps) < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    out = torch.empty(len(steps), B, T, n, dtype=X.dtype)
+    Wk_T, Wv_T = W_KQ.transpose(1, 2).to(X.dtype), W_PV.transpose(1, 2).to(X.dtype)  # (T, n, n)
+    for c0 in range(0, B, chunk):
+        Xc = X[c0 : c0 + chunk]  # (b, L, n)
+        XcT = Xc.transpose(1, 2).contiguous()  # (b, n, L)
+        s = x_query[c0 : c0 + chunk].to(X.dtype).unsqueeze(1).expand(-1, T, -1).contiguous()  # (b, T, n)
+        for k in range(max(steps) + 1):
+            if k in steps:
+                out[steps.index(k), c0 : c0 + chunk] = s
+            if k == max(steps):
+                break
+            q = torch.bmm(s.transpose(0, 1), Wk_T).transpose(0, 1)  # (b, T, n): W_KQ,t s
+            p = torch.softmax(torch.bmm(q, XcT), dim=-1)  # (b, T, L)
+            v = torch.bmm(p, Xc)  # (b, T, n): X softmax(.)
+            s = (1 - g) * s + g * torch.bmm(v.transpose(0, 1), Wv_T).transpose(0, 1)
+    return out
+
+
 def _is_scalar(w) -> bool:
     return np.ndim(w) == 0 if not isinstance(w, torch.Tensor) else w.dim() == 0
 
