@@ -86,11 +86,16 @@ def train_run(
 
 
 def _mse_rows(case, seed, split, batch_x_query, batch_x_target, task, params):
+    """One row per oracle: its MSE with SE, and its paired difference to Bayes on the same prompts with SE."""
     from ..bayes import mse_per_component, oracle_predictions
 
+    errs = {
+        name: mse_per_component(pred, batch_x_target)
+        for name, pred in oracle_predictions(case, batch_x_query, task, params).items()
+    }
     rows = []
-    for name, pred in oracle_predictions(case, batch_x_query, task, params).items():
-        err = mse_per_component(pred, batch_x_target)
+    for name, err in errs.items():
+        delta = err - errs["bayes"]
         rows.append(
             dict(
                 case=case,
@@ -99,10 +104,16 @@ def _mse_rows(case, seed, split, batch_x_query, batch_x_target, task, params):
                 split=split,
                 num_prompts=int(err.size),
                 mse=float(err.mean()),
-                mse_se=float(err.std(ddof=1) / np.sqrt(err.size)) if err.size > 1 else float("nan"),
+                mse_se=_se(err),
+                delta_vs_bayes=float(delta.mean()),
+                delta_vs_bayes_se=_se(delta),
             )
         )
     return rows
+
+
+def _se(values: np.ndarray) -> float:
+    return float(values.std(ddof=1) / np.sqrt(values.size)) if values.size > 1 else float("nan")
 
 
 def evaluate_baselines(
@@ -125,7 +136,17 @@ def evaluate_baselines(
     rows += _mse_rows(case, seed, "fresh", fresh.x_query.astype(np.float64), fresh.x_target, fresh.task, params)
     for name, value in theory_mse(case, n, params).items():
         rows.append(
-            dict(case=case, seed=int(seed), estimator=name, split="theory", num_prompts=0, mse=float(value), mse_se=0.0)
+            dict(
+                case=case,
+                seed=int(seed),
+                estimator=name,
+                split="theory",
+                num_prompts=0,
+                mse=float(value),
+                mse_se=0.0,
+                delta_vs_bayes=float("nan"),
+                delta_vs_bayes_se=float("nan"),
+            )
         )
     df = pd.DataFrame(rows).astype(
         {
@@ -136,6 +157,8 @@ def evaluate_baselines(
             "num_prompts": "int64",
             "mse": "float64",
             "mse_se": "float64",
+            "delta_vs_bayes": "float64",
+            "delta_vs_bayes_se": "float64",
         }
     )
     write_table(df, out)
