@@ -238,6 +238,8 @@ def test_smoke_claims_tables(smoke_run):
 
 @pytest.mark.slow
 def test_smoke_report_holds_every_claim(smoke_run):
+    import re
+
     report = smoke_run / "report.html"
     run_snakemake(smoke_run, "--report", str(report))
     text = _report_text(report)
@@ -245,7 +247,9 @@ def test_smoke_report_holds_every_claim(smoke_run):
     missing = [cid for cid in ids if cid not in text]
     assert not missing, f"claim ids not in the report: {missing}"
     assert "1. Verdict" in text and "claims reproduced" in text  # the Verdict category and the first page's verdict
-    assert "fig3.png" in text and "fig3.pdf" not in text  # figures as PNG
+    # figures are report results as PNG (the PDF stays a plain output, listed only under its rule)
+    assert re.search(r'"2\. Figure 3": \{"Other": \["[^"]*figures/fig3\.png"\]', text)
+    assert not re.search(r'\["[^"]*figures/fig3\.pdf"\]', text)
 
 
 @pytest.mark.slow
@@ -256,14 +260,16 @@ def test_strict_claims_fails_the_workflow_only_on_a_failing_claim(smoke_run, tmp
     work = tmp_path / "smoke"
     shutil.copytree(smoke_run, work, symlinks=True, ignore=shutil.ignore_patterns("report.html", "imports"))
     target = "results/tables/claims.parquet"
-    ok = run_snakemake(work, target, "--cores", "1", "--config", "strict_claims=true")
-    assert "strict_claims" not in ok.stdout
+    # targets before --configfile/--config, which take several values
+    smoke = ("--configfile", str(SMOKE_CONFIG))
+    ok = run_snakemake(work, target, "--cores", "1", *smoke, "--config", "strict_claims=true", configfile=None)
+    assert "Rule: claims" in ok.stdout and "not reproduced:" not in ok.stdout
     # zero tolerance for Monte Carlo claims: the smoke run's MC estimates now fail their closed forms
     claims_cfg = copy.deepcopy(PAPER["claims"])
     claims_cfg["tolerances"]["k_mc"]["value"] = 0
     zero = tmp_path / "zero_tolerance.yaml"
     zero.write_text(yaml.safe_dump({"claims": claims_cfg}))
-    args = (target, "--cores", "1", "--configfile", str(SMOKE_CONFIG), str(zero), "--config", "strict_claims=true")
+    args = (target, "--cores", "1", *smoke, str(zero), "--config", "strict_claims=true")
     proc = run_snakemake(work, *args, configfile=None, check=False)
     assert proc.returncode != 0, proc.stdout[-3000:]
-    assert "strict_claims:" in proc.stdout and "prop2_subspace_bayes" in proc.stdout, proc.stdout[-3000:]
+    assert "claim(s) not reproduced:" in proc.stdout and "prop2_subspace_bayes" in proc.stdout, proc.stdout[-3000:]

@@ -2,6 +2,8 @@
 # the deviations from the authors' code with their measured effect, and the report's verdict pages.
 
 CLAIMS = config["claims"]
+# `--config strict_claims=true` arrives as the string "true" (Snakemake parses only "True" as a boolean).
+STRICT_CLAIMS = str(config["strict_claims"]).lower() == "true"
 # Deviation (c): the Figure 3 subspace/linear runs retrained on the other dataset choice.
 OTHER_DATASET = "shared" if config["dataset"] == "per_seed" else "per_seed"
 DATASET_CHOICE = "subspace" in CASES and "linear" in MODELS and CLAIMS["dataset_choice"]
@@ -119,6 +121,6 @@ rule claims:
         "../../envs/analysis.yaml"
     params:
         settings=CLAIM_SETTINGS,
-        strict=config["strict_claims"],
+        strict=STRICT_CLAIMS,
     script:
         "../scripts/claims.py"

@@ -679,7 +679,10 @@ def oracle_claims(tables, scale: Scale, tol) -> list[Claim]:
         c.measured(st, mc_spread(st))
         if st.count == 0:
             return c.decide(False, "", uncheckable or f"no {case} {estimator} estimate in this run")
-        margin = k * st.se + (half_unit(ref_text) if uncheckable is not None else 0.0)
+        # plus half the reference's printed unit, and float64 rounding (a zero-variance estimator, such as the
+        # zero predictor on a sphere, has an SE of rounding noise)
+        rounding = float(tol["float_rel"]["value"]) * abs(ref)
+        margin = k * st.se + (half_unit(ref_text) if uncheckable is not None else 0.0) + rounding
         c.tol(f"± {fmt(margin, 2)} ({fmt(k, 2)} SE)", margin, tol["k_mc"]["reason"])
         gap = abs(st.mean - ref)
         return c.decide(
