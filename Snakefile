@@ -14,6 +14,10 @@ min_version("9.0")
 configfile: f"{workflow.basedir}/config/config.yaml"
 
 
+# snakemake --report report.html: this page first, then the Verdict category, then every figure.
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 
 
@@ -31,6 +35,7 @@ include: "workflow/rules/dim_shift.smk"  # Figure 4b
 include: "workflow/rules/dam_energy.smk"  # Figure 5
 include: "workflow/rules/hopfield_iterations.smk"  # beyond the paper (§4)
 include: "workflow/rules/alpha_beta_landscape.smk"  # Figure 6
+include: "workflow/rules/claims.smk"  # the verdict: claims and deviations tables, report pages
 
 
 # Every figure: Figure 3 (training_dynamics), Figure 4a (context_sweep), Figure 4b (dim_shift),

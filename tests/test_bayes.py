@@ -357,7 +357,9 @@ def test_linear_attention_monte_carlo(L, B):
 def test_bayes_mse_monte_carlo_api():
     r = bayes.bayes_mse_monte_carlo("subspace", 300, 5, N16, **SUB)
     assert set(r) == {"zero", "bayes", "projection"}
-    assert set(bayes.bayes_mse_monte_carlo("sphere", 50, 5, N16, **SPH)) == {"zero", "bayes", "projection"}
+    sph = bayes.bayes_mse_monte_carlo("sphere", 50, 5, N16, **SPH)
+    assert set(sph) == {"zero", "bayes", "projection", "linear_shrinkage", "bayes_authors_bessel"}
+    assert bayes.authors_sphere_bessel_order(N16) == 7.5  # the authors' I_{7.5}/I_{6.5} at n = 16
     g = bayes.bayes_mse_monte_carlo("gmm", 50, 5, N16, chunk_size=20, return_se=True, **GMM)
     assert set(g) == {"mean", "se"} and set(g["mean"]) == {"zero", "bayes", "bayes_sigma0_to_0"}
     assert all(v > 0 for v in g["se"].values())
@@ -371,3 +373,12 @@ def test_bayes_mse_monte_carlo_api():
     assert c1 == c2 and c1["bayes"] != r["bayes"]
     with pytest.raises(ValueError):
         bayes.bayes_mse_monte_carlo("torus", 10, 0, N16)
+
+
+def test_sphere_linear_shrinkage_closed_form_and_above_bayes():
+    """The best linear oracle c·x̃∥ matches its closed form (≈ 0.0296 at paper settings) and Bayes beats it."""
+    r = bayes.bayes_mse_monte_carlo("sphere", 40_000, 3, N16, return_se=True, **SPH)
+    closed = bayes.sphere_linear_shrinkage_mse(N16, SPH["d"], SPH["R"], SPH["sigma_z2"])
+    assert closed == pytest.approx(0.0296, abs=5e-5)
+    assert abs(r["mean"]["linear_shrinkage"] - closed) < 4 * r["se"]["linear_shrinkage"]
+    assert r["mean"]["bayes"] < closed < r["mean"]["bayes_authors_bessel"]

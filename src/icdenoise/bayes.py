@@ -22,6 +22,9 @@ __all__ = [
     "projection_subspace",
     "bessel_ratio",
     "sphere_bessel_estimator",
+    "authors_sphere_bessel_order",
+    "linear_shrinkage_sphere",
+    "sphere_linear_shrinkage_mse",
     "bayes_optimal_sphere",
     "projection_sphere",
     "bayes_optimal_gmm",
@@ -169,6 +172,32 @@ def sphere_bessel_estimator(x_query, basis, R, sigma_z2, nu) -> np.ndarray:
     return _from_coords(scale[:, None] * c, basis)
 
 
+def linear_shrinkage_sphere(x_query, basis, R, sigma_z2) -> np.ndarray:
+    """The best linear oracle for the sphere case: c·x̃∥ with c = R²/(R² + (d+1)σZ²); MSE PER COMPONENT ≈ 0.0296.
+
+    E⟨x, x̃∥⟩ = R² and E‖x̃∥‖² = R² + (d+1)σZ² give the optimal c and the expected MSE
+    R²(d+1)σZ² / (n (R² + (d+1)σZ²)) (sphere_linear_shrinkage_mse); Bayes (Prop. 3) must beat it.
+    """
+    x_query, basis = _np(x_query), _np(basis)
+    k = basis.shape[-1]
+    c = R**2 / (R**2 + k * sigma_z2)
+    return _from_coords(c * _coords(x_query, basis), basis)
+
+
+def sphere_linear_shrinkage_mse(n, d, R, sigma_z2) -> float:
+    """Expected MSE PER COMPONENT of linear_shrinkage_sphere: R²(d+1)σZ² / (n (R² + (d+1)σZ²))."""
+    return float(R**2 * (d + 1) * sigma_z2 / (n * (R**2 + (d + 1) * sigma_z2)))
+
+
+def authors_sphere_bessel_order(n: int) -> float:
+    """The Bessel order ν of the authors' sphere "Bayes" estimator: (n−1)/2, from the ambient dimension n.
+
+    Their code used I_{7.5}/I_{6.5} at n = 16, d = 8, where Prop. 3 needs ν = (d+1)/2 = 4.5. The two
+    agree only when d = n − 2. Used for the deviations table (estimator "bayes_authors_bessel").
+    """
+    return (int(n) - 1) / 2.0
+
+
 def bayes_optimal_sphere(x_query, basis, R, sigma_z2) -> np.ndarray:
     """Prop. 3 (Eq. 6): f = R·I_{(d+1)/2}(κ)/I_{(d−1)/2}(κ)·x̃∥/‖x̃∥‖, κ = R‖x̃∥‖/σZ²; MSE PER COMPONENT ≈ 0.0290."""
     basis = _np(basis)
@@ -288,6 +317,12 @@ def oracle_predictions(case: str, x_query: np.ndarray, task: dict, params: dict)
             "zero": zero,
             "bayes": bayes_optimal_sphere(x_query, V, params["R"], params["sigma_z2"]),
             "projection": projection_sphere(x_query, V, params["R"]),
+            "linear_shrinkage": linear_shrinkage_sphere(x_query, V, params["R"], params["sigma_z2"]),
+            # the authors' code: Bessel orders of the ambient dimension, I_{(n-1)/2}/I_{(n-3)/2}
+            # (I_{7.5}/I_{6.5} at n = 16) instead of I_{(d+1)/2}/I_{(d-1)/2}
+            "bayes_authors_bessel": sphere_bessel_estimator(
+                x_query, V, params["R"], params["sigma_z2"], authors_sphere_bessel_order(np.shape(x_query)[-1])
+            ),
         }
     if case == "gmm":
         mu, w = task["centres"], task["weights"]
@@ -306,13 +341,16 @@ def theory_mse(case: str, n: int, params: dict) -> dict[str, float]:
         d, s0, sz = params["d"], params["sigma0_2"], params["sigma_z2"]
         out["bayes"] = bayes_mse_subspace(n, d, s0, sz)
         out["projection"] = d / n * sz
+    if case == "sphere":
+        out["linear_shrinkage"] = sphere_linear_shrinkage_mse(n, params["d"], params["R"], params["sigma_z2"])
     return out
 
 
 def bayes_mse_monte_carlo(case, num_prompts, seed, n, *, chunk_size=100_000, return_se=False, **params):
     """Monte Carlo MSE PER COMPONENT of every oracle for ``case`` (Props. 2-4), on fresh L=1 prompts.
 
-    Returns {"zero", "bayes", and "projection" (subspace, sphere) or "bayes_sigma0_to_0" (gmm)}
+    Returns {"zero", "bayes", and "projection" (subspace, sphere; sphere also "linear_shrinkage" and the
+    authors' wrong-order "bayes_authors_bessel") or "bayes_sigma0_to_0" (gmm)}
     mapped to mean ‖x̂ − x‖²/n over ``num_prompts`` prompts. Prompts are drawn in chunks of
     ``chunk_size`` (chunk 0 from ``seed`` itself, so a single chunk equals
     ``sample_prompts(case, num_prompts, seed, n, L=1, ...)``; chunk i > 0 from

@@ -73,12 +73,12 @@ rule plot_alpha_beta_landscape:
         grid=f"{RESULTS}/tables/landscape.parquet",
         points=f"{RESULTS}/tables/landscape_points.parquet",
     output:
-        pdf=report(
-            f"{RESULTS}/figures/fig6.pdf",
+        pdf=f"{RESULTS}/figures/fig6.pdf",
+        png=report(
+            f"{RESULTS}/figures/fig6.png",
             caption="../report/alpha_beta_landscape.rst",
-            category="Figure 6",
+            category="6. Figure 6",
         ),
-        png=f"{RESULTS}/figures/fig6.png",
     log:
         f"{RESULTS}/logs/plot_alpha_beta_landscape.log",
     conda:

@@ -72,12 +72,12 @@ rule plot_context_sweep:
         table=f"{RESULTS}/tables/context_sweep.parquet",
         theory=f"{RESULTS}/tables/context_sweep_theory.parquet",
     output:
-        pdf=report(
-            f"{RESULTS}/figures/fig4a.pdf",
+        pdf=f"{RESULTS}/figures/fig4a.pdf",
+        png=report(
+            f"{RESULTS}/figures/fig4a.png",
             caption="../report/context_sweep.rst",
-            category="Figure 4a",
+            category="3. Figure 4a",
         ),
-        png=f"{RESULTS}/figures/fig4a.png",
     log:
         f"{RESULTS}/logs/plot_context_sweep.log",
     benchmark:

@@ -37,12 +37,12 @@ rule plot_dam_energy:
         energy=f"{RESULTS}/tables/fig5_energy.parquet",
         context=f"{RESULTS}/tables/fig5_context.parquet",
     output:
-        pdf=report(
-            f"{RESULTS}/figures/fig5.pdf",
+        pdf=f"{RESULTS}/figures/fig5.pdf",
+        png=report(
+            f"{RESULTS}/figures/fig5.png",
             caption="../report/dam_energy.rst",
-            category="Figure 5",
+            category="5. Figure 5",
         ),
-        png=f"{RESULTS}/figures/fig5.png",
     log:
         f"{RESULTS}/logs/plot_dam_energy.log",
     conda:

@@ -125,12 +125,12 @@ rule plot_dim_shift:
         oracles=f"{RESULTS}/tables/dim_shift_oracles.parquet",
         theory=f"{RESULTS}/tables/dim_shift_theory.parquet",
     output:
-        pdf=report(
-            f"{RESULTS}/figures/fig4b.pdf",
+        pdf=f"{RESULTS}/figures/fig4b.pdf",
+        png=report(
+            f"{RESULTS}/figures/fig4b.png",
             caption="../report/dim_shift.rst",
-            category="Figure 4b",
+            category="4. Figure 4b",
         ),
-        png=f"{RESULTS}/figures/fig4b.png",
     log:
         f"{RESULTS}/logs/plot_dim_shift.log",
     benchmark:

@@ -66,12 +66,12 @@ rule plot_hopfield_iterations:
         iterations=f"{RESULTS}/tables/hopfield_iterations.parquet",
         baselines=f"{RESULTS}/tables/baselines.parquet",
     output:
-        pdf=report(
-            f"{RESULTS}/figures/fig_hopfield_iterations.pdf",
+        pdf=f"{RESULTS}/figures/fig_hopfield_iterations.pdf",
+        png=report(
+            f"{RESULTS}/figures/fig_hopfield_iterations.png",
             caption="../report/hopfield_iterations.rst",
-            category="Hopfield iterations",
+            category="7. Hopfield iterations",
         ),
-        png=f"{RESULTS}/figures/fig_hopfield_iterations.png",
     log:
         f"{RESULTS}/logs/plot_hopfield_iterations.log",
     conda:

@@ -115,12 +115,12 @@ rule plot_training_dynamics:
         weights=f"{RESULTS}/tables/trained_weights.parquet",
         baselines=f"{RESULTS}/tables/baselines.parquet",
     output:
-        pdf=report(
-            f"{RESULTS}/figures/fig3.pdf",
+        pdf=f"{RESULTS}/figures/fig3.pdf",
+        png=report(
+            f"{RESULTS}/figures/fig3.png",
             caption="../report/training_dynamics.rst",
-            category="Figure 3",
+            category="2. Figure 3",
         ),
-        png=f"{RESULTS}/figures/fig3.png",
     log:
         f"{RESULTS}/logs/plot_training_dynamics.log",
     conda:

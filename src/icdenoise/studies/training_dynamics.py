@@ -113,11 +113,16 @@ def train_runs(
 
 
 def _mse_rows(case, seed, split, batch_x_query, batch_x_target, task, params):
+    """One row per oracle: its MSE with SE, and its paired difference to Bayes on the same prompts with SE."""
     from ..bayes import mse_per_component, oracle_predictions
 
+    errs = {
+        name: mse_per_component(pred, batch_x_target)
+        for name, pred in oracle_predictions(case, batch_x_query, task, params).items()
+    }
     rows = []
-    for name, pred in oracle_predictions(case, batch_x_query, task, params).items():
-        err = mse_per_component(pred, batch_x_target)
+    for name, err in errs.items():
+        delta = err - errs["bayes"]
         rows.append(
             dict(
                 case=case,
@@ -126,7 +131,9 @@ def _mse_rows(case, seed, split, batch_x_query, batch_x_target, task, params):
                 split=split,
                 num_prompts=int(err.size),
                 mse=float(err.mean()),
-                mse_se=float(err.std(ddof=1) / np.sqrt(err.size)) if err.size > 1 else float("nan"),
+                mse_se=_se(err),
+                delta_vs_bayes=float(delta.mean()),
+                delta_vs_bayes_se=_se(delta),
             )
         )
     return rows
@@ -140,7 +147,13 @@ BASELINE_COLUMNS = {
     "num_prompts": "int64",
     "mse": "float64",
     "mse_se": "float64",
+    "delta_vs_bayes": "float64",
+    "delta_vs_bayes_se": "float64",
 }
+
+
+def _se(values: np.ndarray) -> float:
+    return float(values.std(ddof=1) / np.sqrt(values.size)) if values.size > 1 else float("nan")
 
 
 def evaluate_baselines(
@@ -181,6 +194,8 @@ def evaluate_baselines(
                     num_prompts=0,
                     mse=float(value),
                     mse_se=0.0,
+                    delta_vs_bayes=float("nan"),
+                    delta_vs_bayes_se=float("nan"),
                 )
             )
     df = pd.DataFrame(rows).astype(BASELINE_COLUMNS)

@@ -1,0 +1,125 @@
+# Claims (claims): the reproduction verdict. Every claim of the paper against this run's tables,
+# the deviations from the authors' code with their measured effect, and the report's verdict pages.
+
+CLAIMS = config["claims"]
+# `--config strict_claims=true` arrives as the string "true" (Snakemake parses only "True" as a boolean).
+STRICT_CLAIMS = str(config["strict_claims"]).lower() == "true"
+# Deviation (c): the Figure 3 subspace/linear runs retrained on the other dataset choice.
+OTHER_DATASET = "shared" if config["dataset"] == "per_seed" else "per_seed"
+DATASET_CHOICE = "subspace" in CASES and "linear" in MODELS and CLAIMS["dataset_choice"]
+# The sampling seed of each training seed's dataset under the other choice.
+OTHER_DATA_SEEDS = {
+    s: seed_for(
+        "data",
+        "subspace",
+        config["shared_data_seed"] if OTHER_DATASET == "shared" else s,
+    )
+    for s in SEEDS
+}
+
+
+# Requested by the claims rule only when DATASET_CHOICE (subspace and linear in this run).
+rule train_dataset_choice:
+    """Deviation (c): the subspace/linear Figure 3 runs retrained, every seed, on the other dataset choice."""
+    output:
+        f"{RESULTS}/tables/dataset_choice.parquet",
+    log:
+        f"{RESULTS}/logs/train_dataset_choice.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_dataset_choice.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        gpu=gpu_tokens(),
+    params:
+        dataset=OTHER_DATASET,
+        case="subspace",
+        model="linear",
+        seeds=SEEDS,
+        data_seeds=OTHER_DATA_SEEDS,
+        train_seeds={s: seed_for("train", "subspace", "linear", s) for s in SEEDS},
+        n=config["n"],
+        L=config["L"],
+        n_train=config["n_train"],
+        n_test=config["n_test"],
+        case_params=lambda w: case_params("subspace"),
+        epochs=lambda w: config["cases"]["subspace"]["epochs"],
+        train_settings=TRAIN_SETTINGS,
+        device=config["device"],
+    script:
+        "../scripts/train_dataset_choice.py"
+
+
+# Every table a claim or deviation reads (only tables: the claims never look at runs or figures).
+CLAIM_TABLES = [
+    f"{RESULTS}/tables/{name}.parquet"
+    for name in (
+        "trained_weights",
+        "training_curves",
+        "baselines",
+        "landscape_points",
+        "context_sweep",
+        "context_sweep_theory",
+        "dim_shift",
+        "dim_shift_oracles",
+        "hopfield_trajectories",
+        "hopfield_iterations",
+    )
+] + ([f"{RESULTS}/tables/dataset_choice.parquet"] if DATASET_CHOICE else [])
+
+# The settings the claims compare with the paper's (claims.paper_scale) and their tolerances.
+CLAIM_SETTINGS = {
+    k: config[k]
+    for k in (
+        "n",
+        "L",
+        "n_train",
+        "n_test",
+        "seeds",
+        "dataset",
+        "models",
+        "cases",
+        "context_sweep",
+        "dim_shift",
+        "dam_energy",
+        "claims",
+    )
+}
+CLAIM_SETTINGS["train"] = TRAIN_SETTINGS
+
+FINAL_TARGETS.extend(
+    [
+        f"{RESULTS}/tables/claims.parquet",
+        f"{RESULTS}/claims.md",
+    ]
+)
+
+
+rule claims:
+    """The verdict: every claim and deviation from the tables; fails under strict_claims if one is not reproduced."""
+    input:
+        tables=CLAIM_TABLES,
+    output:
+        claims=f"{RESULTS}/tables/claims.parquet",
+        deviations=f"{RESULTS}/tables/deviations.parquet",
+        md=f"{RESULTS}/claims.md",
+        claims_html=report(
+            f"{RESULTS}/report/claims.html",
+            caption="../report/claims.rst",
+            category="1. Verdict",
+        ),
+        deviations_html=report(
+            f"{RESULTS}/report/deviations.html",
+            caption="../report/claims_deviations.rst",
+            category="1. Verdict",
+        ),
+    log:
+        f"{RESULTS}/logs/claims.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        settings=CLAIM_SETTINGS,
+        strict=STRICT_CLAIMS,
+    script:
+        "../scripts/claims.py"

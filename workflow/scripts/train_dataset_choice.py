@@ -1,0 +1,14 @@
+"""Rule train_dataset_choice (claims): the subspace/linear runs retrained on the other dataset choice."""
+
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the checkout's package
+
+from icdenoise.jobs import rule_kwargs, run_rule
+from icdenoise.studies.claims import train_dataset_choice
+
+sm = snakemake
+kwargs = rule_kwargs(sm, threads=True, gpu_token=True)
+kwargs["data_seeds"] = {int(k): v for k, v in kwargs["data_seeds"].items()}
+kwargs["train_seeds"] = {int(k): v for k, v in kwargs["train_seeds"].items()}
+run_rule(sm, train_dataset_choice, sm.output[0], **kwargs)
