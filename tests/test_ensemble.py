@@ -264,3 +264,20 @@ def test_online_is_no_worse_than_a_tiny_training_set(model, case, extra):
     se = d.std(ddof=1) / math.sqrt(len(d))
     assert d.mean() <= 3 * se, (d.mean(), se)
     assert tiny.train_mse[-1] < tiny.test_mse[-1]  # the tiny run overfits its 16 prompts
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("model", ["linear", "softmax"])
+def test_batch_average_train_loss_is_the_mean_of_the_epochs_batch_losses(model, kernel):
+    """train_mse_batch_avg (the authors' reported train loss) is the mean of the batch losses of the epoch:
+    with a vanishing lr the weights stay put and equal batches partition the split, so it equals the exact
+    split mean; with a real lr it differs from the end-of-epoch exact mean."""
+    tr, te = _sets("subspace", 40, 10, 5, **SUB)
+    frozen = TrainConfig(model=model, epochs=3, batch_size=8, lr=1e-12, seed=1, progress=False)
+    (res,) = train_ensemble([Member(tr, te, frozen)], kernel=kernel)
+    assert np.isnan(res.train_mse_batch_avg[0]) and res.train_mse_batch_avg.shape == res.train_mse.shape
+    np.testing.assert_allclose(res.train_mse_batch_avg[1:], res.train_mse[1:], rtol=1e-5)
+    moving = dataclasses.replace(frozen, lr=0.05)
+    (res,) = train_ensemble([Member(tr, te, moving)], kernel=kernel)
+    assert np.all(np.abs(res.train_mse_batch_avg[1:] - res.train_mse[1:]) > 1e-6 * res.train_mse[1:])
+    assert "train_mse_batch_avg" in res.arrays()

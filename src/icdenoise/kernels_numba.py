@@ -198,11 +198,12 @@ def _forward(X, q, Wkq, Wpv, k, s, ibuf, mx, v, out, Xnext):
 
 
 @njit(fastmath=False, cache=True)
-def softmax_grads(XT, q, t, idx, W, G, scale):
+def softmax_grads(XT, q, t, idx, W, G, scale, loss):
     """G[r] = gradient of the mean per-component MSE of member r's batch idx[r] w.r.t. W[r] (r < len(idx)).
 
     XT (R, P, n, L), q and t (R, P, n), idx (A, B) int64 prompt indices (A <= R active members),
-    W and G (R, 2, n, n); ``scale`` = 2 / (B n) in the data's dtype.
+    W and G (R, 2, n, n); ``scale`` = 2 / (B n) in the data's dtype. ``loss[r]`` (float64) receives
+    the batch's mean per-component MSE at the weights of this step (the loss the step descends).
     """
     A, B = idx.shape
     n, L = XT.shape[2], XT.shape[3]
@@ -221,6 +222,7 @@ def softmax_grads(XT, q, t, idx, W, G, scale):
         Gkq, Gpv = G[r, 0], G[r, 1]
         Gkq[:] = 0
         Gpv[:] = 0
+        sq = 0.0
         for b in range(B):
             pi = idx[r, b]
             X = XT[r, pi]
@@ -233,7 +235,9 @@ def softmax_grads(XT, q, t, idx, W, G, scale):
                 Xn = X
             z = _forward(X, qb, Wkq, Wpv, k, s, ibuf, mx, v, out, Xn)
             for i in range(n):
-                err[i] = (out[i] - t[r, pi, i]) * scale
+                d = out[i] - t[r, pi, i]
+                sq += d * d
+                err[i] = d * scale
             for i in range(n):
                 ei = err[i]
                 for j in range(n):
@@ -260,6 +264,7 @@ def softmax_grads(XT, q, t, idx, W, G, scale):
                 gk = _dot(X[i], gs)
                 for j in range(n):
                     Gkq[i, j] += gk * qb[j]
+        loss[r] = sq / (B * n)
 
 
 @njit(fastmath=False, cache=True)
@@ -295,7 +300,7 @@ def warm_up(dtype=np.float32) -> None:
     XT = np.zeros((1, 1, 2, 3), dtype)
     q = np.zeros((1, 1, 2), dtype)
     W = np.zeros((1, 2, 2, 2), dtype)
-    softmax_grads(XT, q, q, np.zeros((1, 1), np.int64), W, np.empty_like(W), dtype(1.0))
+    softmax_grads(XT, q, q, np.zeros((1, 1), np.int64), W, np.empty_like(W), dtype(1.0), np.zeros(1))
     softmax_mse(XT, q, q, W, np.empty((1, 1), dtype), 1)
     Wf = W.reshape(1, -1)
     adam_step(Wf, Wf.copy(), Wf.copy(), Wf.copy(), 1, np.ones(1), 0.9, 0.999, 1.0, 1e-8)

@@ -103,7 +103,8 @@ class TrainResult:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays a run file stores (curves and final weights)."""
-        return {k: getattr(self, k) for k in ("train_mse", "test_mse", "alpha", "beta", "lr", "W_KQ", "W_PV")}
+        names = ("train_mse", "test_mse", "alpha", "beta", "lr", "train_mse_batch_avg", "W_KQ", "W_PV")
+        return {k: getattr(self, k) for k in names}
 
     train_mse: np.ndarray
     test_mse: np.ndarray
@@ -118,6 +119,9 @@ class TrainResult:
     ensemble_size: int = 1  # members trained together in this run's sub-ensemble
     ensemble_seconds: float = 0.0  # wall time of the whole sub-ensemble (``seconds`` is its share: / size)
     kernel: str = "torch"  # "fused" (numba, CPU softmax) or "torch"
+    #: per epoch, the mean of the batch losses seen during it (how the authors' code reported its train
+    #: loss; the weights change within the epoch); NaN at epoch 0. ``train_mse`` is the exact split mean.
+    train_mse_batch_avg: np.ndarray | None = None
 
 
 def resolve_device(device: str) -> torch.device:
@@ -263,13 +267,16 @@ def _torch_forward(model: str, d: _Split, flat: torch.Tensor, A: int, W: torch.T
     return torch.bmm(v, W[:, 1].transpose(1, 2)), (q, XT, p, v)
 
 
-def _torch_grads(model: str, d: _Split, idx: torch.Tensor, W: torch.Tensor, G: torch.Tensor) -> None:
-    """G[:A] = gradient of each active member's batch mean per-component MSE (idx: (A, B) prompt indices)."""
+def _torch_grads(model: str, d: _Split, idx: torch.Tensor, W: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
+    """G[:A] = gradient of each active member's batch mean per-component MSE (idx: (A, B) prompt indices);
+    returns that batch loss per member, (A,) float64 on the device."""
     A, B = idx.shape
     n = d.n
     flat = d.flat_index(idx)
     out, cache = _torch_forward(model, d, flat, A, W[:A])
-    err = (out - torch.index_select(d.t.reshape(-1, n), 0, flat).reshape(A, B, n)).mul_(2.0 / (B * n))
+    err = out - torch.index_select(d.t.reshape(-1, n), 0, flat).reshape(A, B, n)
+    loss = err.double().square().mean((1, 2))  # stays on the device: no synchronisation per step
+    err.mul_(2.0 / (B * n))
     g_hv = torch.bmm(err, W[:A, 1])  # gradient w.r.t. h (linear) or v (softmax), (A, B, n)
     if model == "linear":
         q, S, h = cache
@@ -282,6 +289,7 @@ def _torch_grads(model: str, d: _Split, idx: torch.Tensor, W: torch.Tensor, G: t
         g_s = p * (g_p - (v * g_hv).sum(-1).reshape(A * B, 1, 1))
         g_k = torch.bmm(XT, g_s.transpose(1, 2)).reshape(A, B, n)
     torch.bmm(g_k.transpose(1, 2), q, out=G[:A, 0])
+    return loss
 
 
 @torch.no_grad()
@@ -313,13 +321,18 @@ class _Kernel:
     def __init__(self, model: str, kind: str, eval_chunk: int):
         self.model, self.kind, self.eval_chunk = model, kind, eval_chunk
 
-    def grads(self, d: _Split, idx: torch.Tensor, W: torch.Tensor, G: torch.Tensor) -> None:
+    def grads(self, d: _Split, idx: torch.Tensor, W: torch.Tensor, G: torch.Tensor):
+        """Writes the gradients into G; returns each active member's batch loss (A,) at these weights
+        (numpy for the fused kernel, a device tensor for torch)."""
         if self.kind == "fused":
             A, B = idx.shape
             Wn = W.numpy()
-            kernels.softmax_grads(d.XT, d.q_np, d.t_np, idx.numpy(), Wn, G.numpy(), Wn.dtype.type(2.0 / (B * d.n)))
-        else:
-            _torch_grads(self.model, d, idx, W, G)
+            loss = np.zeros(A)
+            kernels.softmax_grads(
+                d.XT, d.q_np, d.t_np, idx.numpy(), Wn, G.numpy(), Wn.dtype.type(2.0 / (B * d.n)), loss
+            )
+            return loss
+        return _torch_grads(self.model, d, idx, W, G)
 
     def mse(self, d: _Split, W: torch.Tensor, A: int) -> np.ndarray:
         if self.kind == "fused":
@@ -488,6 +501,7 @@ class _SubEnsemble:
         E = max(self.epochs)
         curves = np.full((R, E + 1, 4), np.nan)
         lrs = np.full((R, E + 1), np.nan)
+        batch_avg = np.full((R, E + 1), np.nan)  # epoch 0: no training step yet
 
         def record(epoch: int, A: int):
             tr_mse = self.kernel.mse(tr, W, A).mean(-1)
@@ -514,9 +528,15 @@ class _SubEnsemble:
             else:
                 idx = torch.stack([torch.randperm(P, generator=gens[r]) for r in range(A)])
             idx = idx.to(self.device)
+            batch_losses = []
             for start in range(0, P, B):
-                self.kernel.grads(tr, idx[:, start : start + B].contiguous(), W, G)
+                batch_losses.append(self.kernel.grads(tr, idx[:, start : start + B].contiguous(), W, G))
                 opt.step(G, A)
+            # the authors' reported train loss: the mean of this epoch's batch losses (weights change within it)
+            if isinstance(batch_losses[0], torch.Tensor):
+                batch_avg[:A, epoch] = torch.stack(batch_losses).mean(0).cpu().numpy()
+            else:
+                batch_avg[:A, epoch] = np.mean(batch_losses, axis=0)
             lrs[:A, epoch] = opt.lr[:A]  # the lr used during this epoch
             for r in range(A):  # MultiStepLR: decay after each milestone epoch
                 opt.lr[r] *= self.members[r].cfg.lr_gamma ** milestones[r].count(epoch)
@@ -537,6 +557,7 @@ class _SubEnsemble:
                     alpha=curves[r, : E_r + 1, 2].copy(),
                     beta=curves[r, : E_r + 1, 3].copy(),
                     lr=lrs[r, : E_r + 1].copy(),
+                    train_mse_batch_avg=batch_avg[r, : E_r + 1].copy(),
                     W_KQ=Wf[r, 0].copy(),
                     W_PV=Wf[r, 1].copy(),
                     seconds=seconds / R,

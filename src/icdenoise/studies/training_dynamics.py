@@ -230,6 +230,8 @@ def gather_runs(run_paths: list[str], out_curves: str, out_weights: str, out_mat
                         "lr": arrays["lr"],
                         "alpha": arrays["alpha"],
                         "beta": arrays["beta"],
+                        # train rows: the mean of the epoch's batch losses (the authors' train loss)
+                        "train_mse_batch_avg": arrays["train_mse_batch_avg"] if split == "train" else np.nan,
                     }
                 )
             )
