@@ -488,3 +488,17 @@ def test_smoke_fig4_outputs(smoke_run):
             assert f.exists() and f.stat().st_size > 10_000, f
     bench = smoke_run / "results" / "benchmarks"
     assert list((bench / "train_context_sweep").glob("*.tsv")) and list((bench / "train_dim_shift").glob("*.tsv"))
+
+
+def test_dim_shift_evaluates_softmax_weight_sets_together_like_one_by_one():
+    """The batched evaluation of several softmax (and linear) weight sets equals model_mse of each."""
+    batch = sample_prompts("sphere", 40, 3, n=8, L=25, d=3, R=1.0, sigma_z2=0.1)
+    g = torch.Generator().manual_seed(0)
+    sets = [
+        ("softmax", (torch.randn(8, 8, generator=g).numpy(), torch.randn(8, 8, generator=g).numpy())) for _ in range(3)
+    ]
+    sets.append(("linear", sets[0][1]))
+    got = dim_shift._set_errors(batch.X, batch.x_query, batch.x_target, sets)
+    for (model, (W_KQ, W_PV)), err in zip(sets, got, strict=True):
+        want = common.model_mse(model, batch.X, batch.x_query, batch.x_target, W_KQ, W_PV)
+        np.testing.assert_allclose(err, want, rtol=2e-5, atol=1e-7)

@@ -138,6 +138,34 @@ def shifted_params(case: str, base: dict, value: int) -> dict:
     return params
 
 
+def _set_errors(X, x_query, x_target, sets: list[tuple[str, tuple]]) -> list[np.ndarray]:
+    """Per-prompt MSE per component of each (model, (W_KQ, W_PV)) on the same prompts, float32 like training.
+
+    Softmax weight sets go through one batched pass (:func:`icdenoise.energy.attention_iterate_many`,
+    one step with g = 1 is the attention layer), which reads each prompt's context once for all of them.
+    """
+    import torch
+
+    from ..energy import attention_iterate_many
+
+    out: list[np.ndarray | None] = [None] * len(sets)
+    soft = [i for i, (model, _) in enumerate(sets) if model == "softmax"]
+    for i, (model, (W_KQ, W_PV)) in enumerate(sets):
+        if model != "softmax":
+            out[i] = model_mse(model, X, x_query, x_target, W_KQ, W_PV)
+    if soft:
+        Wk = torch.stack([torch.as_tensor(np.asarray(sets[i][1][0], dtype=np.float32)) for i in soft])
+        Wv = torch.stack([torch.as_tensor(np.asarray(sets[i][1][1], dtype=np.float32)) for i in soft])
+        Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+        qt = torch.from_numpy(np.ascontiguousarray(x_query, dtype=np.float32))
+        pred = attention_iterate_many(Xt, qt, Wk, Wv, torch.ones(len(soft)), [1])[0].double().numpy()  # (B, T, n)
+        diff = pred - np.asarray(x_target, dtype=np.float64)[:, None, :]
+        err = np.einsum("btn,btn->tb", diff, diff) / diff.shape[-1]
+        for j, i in enumerate(soft):
+            out[i] = err[j]
+    return out
+
+
 def evaluate_dim_shift(
     run_paths: list[str],
     out: str,
@@ -175,35 +203,40 @@ def evaluate_dim_shift(
         n = int(base["n"])
         params = shifted_params(case, base, value)
         batch = sample_prompts(case, eval_prompts, derive_seed(eval_seed, param, int(value)), n=n, L=L_max, **params)
-        for arrays, meta in runs:
-            base, model = meta["prompt_params"], meta["model"]
-            states = {
-                "trained": (arrays["W_KQ"], arrays["W_PV"]),
-                "untrained": initial_weights(n, meta["train_seed"]),
-            }
-            for L in sorted(int(x) for x in L_eval):
-                X = batch.X[:, :L]
-                for state, (W_KQ, W_PV) in states.items():
-                    mse, se = mean_se(model_mse(model, X, batch.x_query, batch.x_target, W_KQ, W_PV))
-                    rows.append(
-                        dict(
-                            case=case,
-                            model=model,
-                            param=param,
-                            n=n,
-                            train_value=int(base[param]),
-                            eval_value=int(value),
-                            train_L=int(base["L"]),
-                            L=L,
-                            model_state=state,
-                            seed=int(meta["seed"]),
-                            num_prompts=int(eval_prompts),
-                            mse=mse,
-                            mse_se=se,
-                            alpha=float(np.mean(np.diag(W_PV))),
-                            beta=float(np.mean(np.diag(W_KQ))),
-                        )
+        # every (run, state) weight set: evaluated together on each L (softmax: one batched pass)
+        sets = [
+            (arrays, meta, state, weights)
+            for arrays, meta in runs
+            for state, weights in (
+                ("trained", (arrays["W_KQ"], arrays["W_PV"])),
+                ("untrained", initial_weights(n, meta["train_seed"])),
+            )
+        ]
+        for L in sorted(int(x) for x in L_eval):
+            X = batch.X[:, :L]
+            per_prompt = _set_errors(X, batch.x_query, batch.x_target, [(m["model"], w) for _, m, _, w in sets])
+            for (_, meta, state, (W_KQ, W_PV)), err in zip(sets, per_prompt, strict=True):
+                base, model = meta["prompt_params"], meta["model"]
+                mse, se = mean_se(err)
+                rows.append(
+                    dict(
+                        case=case,
+                        model=model,
+                        param=param,
+                        n=n,
+                        train_value=int(base[param]),
+                        eval_value=int(value),
+                        train_L=int(base["L"]),
+                        L=L,
+                        model_state=state,
+                        seed=int(meta["seed"]),
+                        num_prompts=int(eval_prompts),
+                        mse=mse,
+                        mse_se=se,
+                        alpha=float(np.mean(np.diag(W_PV))),
+                        beta=float(np.mean(np.diag(W_KQ))),
                     )
+                )
         log.info(
             "%s %s=%d: trained MSE per component at L=%s, per seed: %s",
             case,
