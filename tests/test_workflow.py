@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from workflow_utils import PAPER_CONFIG, REPO, job_counts, run_snakemake
+from workflow_utils import PAPER_CONFIG, REPO, SMOKE_RESULTS, job_counts, run_snakemake
 
 TABLE_COLUMNS = {
     "training_curves": {
@@ -84,7 +84,7 @@ def test_snakefmt_clean():
 
 @pytest.mark.slow
 def test_smoke_tables_schemas(smoke_run):
-    tables = smoke_run / "results" / "tables"
+    tables = smoke_run / SMOKE_RESULTS / "tables"
     for name, columns in TABLE_COLUMNS.items():
         df = pd.read_parquet(tables / f"{name}.parquet")
         assert len(df) > 0, name
@@ -111,7 +111,7 @@ def test_smoke_tables_schemas(smoke_run):
 @pytest.mark.slow
 def test_smoke_figure_files(smoke_run):
     for ext in ("pdf", "png"):
-        f = smoke_run / "results" / "figures" / f"fig3.{ext}"
+        f = smoke_run / SMOKE_RESULTS / "figures" / f"fig3.{ext}"
         assert f.exists() and f.stat().st_size > 10_000, f
 
 

@@ -182,9 +182,11 @@ def _fig4_relation_errors(config: dict, cases: dict) -> list[str]:
     """Figure 4 settings (sections context_sweep, dim_shift): shifted values, needed cases, reused runs."""
     out = []
     n = config.get("n")
-    if config.get("context_sweep") is not None and "subspace" not in cases:
+    if study_enabled(config, "context_sweep") and "subspace" not in cases:
         out.append("config key 'context_sweep' needs 'cases.subspace' (the sweep trains on case 1)")
-    ds = config.get("dim_shift") or {}
+    ds = (config.get("dim_shift") or {}) if study_enabled(config, "dim_shift") else {}
+    if study_enabled(config, "dim_shift") and isinstance(ds, dict) and ds.get("cases") == {}:
+        out.append("config key 'dim_shift.cases' is empty; name a case, or switch the study off (dim_shift.enabled)")
     for case, spec in (ds.get("cases") or {}).items():
         if case not in cases:
             out.append(f"config key 'dim_shift.cases.{case}' needs 'cases.{case}' (its task settings)")
@@ -451,6 +453,8 @@ def follow_settings(config: dict) -> list[str]:
 
     - ``dim_shift.cases`` keeps only cases in ``cases``; its sphere and gmm entries reuse the Figure 3
       softmax runs, so they are left out without ``softmax`` in ``models``; no case left: study off.
+    - ``dim_shift.seeds`` keeps only trained ``seeds`` while sphere/gmm reuse the Figure 3 runs;
+      ``training_dynamics.heatmap_seed`` becomes the first seed when it is not trained.
     - ``context_sweep.models`` keeps only models in ``models``; none left, or no subspace case: off.
     - ``hopfield_iterations`` and ``alpha_beta_landscape`` mark trained points only with softmax runs.
     """
@@ -463,16 +467,36 @@ def follow_settings(config: dict) -> list[str]:
         sec = config.get(study)
         return isinstance(sec, dict) and sec.get("enabled", True) is not False
 
-    ds = config.get("dim_shift")
-    if on("dim_shift") and isinstance(ds.get("cases"), dict):
+    ds = config.get("dim_shift") if isinstance(config.get("dim_shift"), dict) else {}
+    ds_on = on("dim_shift")
+    seeds = config.get("seeds") if isinstance(config.get("seeds"), list) else []
+    if isinstance(ds.get("cases"), dict):
+        # also for a switched-off study, so that its leftover settings raise no relation error
         dropped = [c for c in list(ds["cases"]) if c not in cases or (c in ("sphere", "gmm") and not softmax)]
         for c in dropped:
             del ds["cases"][c]
-        if dropped and not ds["cases"]:
+        reused = [c for c in ("sphere", "gmm") if c in ds["cases"]]
+        kept = [s for s in ds.get("seeds") or [] if s in seeds] if isinstance(ds.get("seeds"), list) else None
+        if reused and seeds and kept is not None and kept != ds["seeds"]:
+            if kept:
+                ds["seeds"] = kept
+                if ds_on:
+                    notes.append(
+                        f"dim_shift uses seeds {', '.join(map(str, kept))} (sphere and gmm reuse Figure 3 runs)"
+                    )
+            else:
+                for c in reused:
+                    del ds["cases"][c]
+                dropped += reused
+        if ds_on and not ds["cases"]:
             ds["enabled"] = False
             notes.append("dim_shift is left out (no case left to shift)")
-        elif dropped:
+        elif ds_on and dropped:
             notes.append(f"dim_shift runs {', '.join(ds['cases'])} only")
+    td = config.get("training_dynamics")
+    if isinstance(td, dict) and seeds and td.get("heatmap_seed", 0) not in seeds:
+        td["heatmap_seed"] = seeds[0]
+        notes.append(f"training_dynamics shows the weights of seed {seeds[0]}")
     cs = config.get("context_sweep")
     if on("context_sweep"):
         if "subspace" not in cases:
