@@ -18,6 +18,8 @@ $(BIN)/snakemake: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	# compile the fused CPU kernels once (numba's disk cache), so no training job pays ~6 s for it
+	$(BIN)/python -c "from icdenoise import kernels; kernels.warm_up()"
 	touch $@
 
 setup: $(BIN)/snakemake

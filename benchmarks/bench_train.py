@@ -1,12 +1,17 @@
-"""Time one training epoch (train steps + exact train/test evaluation) at paper scale.
+"""Time one training epoch (train steps + exact train/test evaluation) at paper scale, against the memory floor.
 
-    python benchmarks/bench_train.py [--threads 1] [--repeats 7] [--epochs 20] [--device cpu]
+    python benchmarks/bench_train.py [--threads 1] [--repeats 7] [--epochs 20] [--device cpu] [--kernel auto]
 
-Paper scale: n = 16, L = 500, 800 train + 200 test prompts, batch 80. Prints, per model, the
-median over repeats of the per-epoch time, split into the training part and the evaluation
-part, in wall-clock and in this process's CPU time (the latter is robust to other processes
-on a shared machine; on a GPU only wall-clock is meaningful).
-Targets (issue 2): softmax <= 15 ms, linear <= 3 ms per epoch on one CPU thread.
+Paper scale: n = 16, L = 500, 800 train + 200 test prompts, batch 80. Per model it prints the median
+over repeats of the per-epoch time of ``train()`` in wall-clock and in this process's CPU time (robust
+to other processes on a shared machine; on a GPU only wall-clock means anything). The per-epoch time
+is the marginal cost of an epoch: (time of a run of 5 + E epochs − time of a run of 5 epochs) / E, so
+the one-off setup (copying the prompts into the kernel's layout) is not counted.
+
+The memory-streaming floor (issue 13) is measured in the same run, interleaved with the epochs: the
+time of one plain ``sum`` over the 1000 prompts' contexts (1000 x 500 x 16 float32, 32 MB) times 2.6
+(one read of each training prompt forward and one backward, 800 x 2, and one read of every prompt for
+the evaluation, 1000). Target: softmax within 2x of the floor, linear <= 3 ms, on one CPU thread.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import time
 import torch
 
 from icdenoise.tasks import sample_prompts
-from icdenoise.train import Adam, TrainConfig, _Data, batch_grads, per_prompt_mse, resolve_device, train
+from icdenoise.train import TrainConfig, resolve_device, train
 
 
 def _clock(device):
@@ -27,30 +32,32 @@ def _clock(device):
     return time.perf_counter(), time.process_time()
 
 
-def parts(model: str, batch, device, epochs: int):
-    """Median per-epoch (wall, cpu) ms of the training steps and of the evaluation, measured apart."""
-    tr = _Data(batch.subset(slice(0, 800)), model, device, 80)
-    te = _Data(batch.subset(slice(800, 1000)), model, device)
-    W = (torch.rand(2, 16, 16) * 0.5 - 0.25).to(device)
-    G = torch.empty_like(W)
-    opt = Adam(W, lr=1e-2)
-    gen = torch.Generator().manual_seed(0)
-    step_t, eval_t = [], []
-    for _ in range(epochs):
+def floor_ms(X: torch.Tensor, reps: int = 5) -> float:
+    """2.6 x the median time of one torch.sum over the contexts (ms, wall)."""
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        float(X.sum())
+        ts.append(time.perf_counter() - t0)
+    return 2.6 * statistics.median(ts) * 1e3
+
+
+def epoch_ms(tr, te, model, device, kernel, epochs, repeats, X):
+    """Median marginal (wall, cpu) ms per epoch, and the median floor measured between the runs."""
+    base = 5
+    cfg = lambda E: TrainConfig(model=model, epochs=E, device=str(device), progress=False)  # noqa: E731
+    train(tr, te, cfg(2), kernel=kernel)  # warm-up (JIT cache load, allocator)
+    walls, cpus, floors = [], [], []
+    for _ in range(repeats):
+        floors.append(floor_ms(X))
         w0, c0 = _clock(device)
-        perm = torch.randperm(800, generator=gen).to(device)
-        for s in range(0, 800, 80):
-            batch_grads(model, tr, perm[s : s + 80], W, G)
-            opt.step(G)
+        train(tr, te, cfg(base), kernel=kernel)
         w1, c1 = _clock(device)
-        with torch.no_grad():
-            float(per_prompt_mse(model, tr, W[0], W[1]).mean())
-            float(per_prompt_mse(model, te, W[0], W[1]).mean())
+        train(tr, te, cfg(base + epochs), kernel=kernel)
         w2, c2 = _clock(device)
-        step_t.append(((w1 - w0) * 1e3, (c1 - c0) * 1e3))
-        eval_t.append(((w2 - w1) * 1e3, (c2 - c1) * 1e3))
-    med = lambda xs, i: statistics.median(x[i] for x in xs)  # noqa: E731
-    return med(step_t, 0), med(step_t, 1), med(eval_t, 0), med(eval_t, 1)
+        walls.append(((w2 - w1) - (w1 - w0)) / epochs * 1e3)
+        cpus.append(((c2 - c1) - (c1 - c0)) / epochs * 1e3)
+    return statistics.median(walls), statistics.median(cpus), statistics.median(floors)
 
 
 def main():
@@ -59,25 +66,22 @@ def main():
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--kernel", default="auto", help="auto (fused softmax on CPU), torch or fused")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     batch = sample_prompts("sphere", 1000, 0, n=16, L=500, d=8, R=1.0, sigma_z2=0.1)
-    print(f"device={device} threads={args.threads} n=16 L=500 prompts=800+200 batch=80")
+    tr, te = batch.subset(slice(0, 800)), batch.subset(slice(800, 1000))
+    X = torch.from_numpy(batch.X).contiguous()
+    print(
+        f"device={device} threads={args.threads} n=16 L=500 prompts=800+200 batch=80 kernel={args.kernel} "
+        f"repeats={args.repeats} epochs={args.epochs}"
+    )
     for model in ("linear", "softmax"):
-        cfg = TrainConfig(model=model, epochs=args.epochs, device=str(device), progress=False)
-        train(batch.subset(slice(0, 800)), batch.subset(slice(800, 1000)), cfg)  # warm-up
-        walls, cpus = [], []
-        for _ in range(args.repeats):
-            c0 = time.process_time()
-            res = train(batch.subset(slice(0, 800)), batch.subset(slice(800, 1000)), cfg)
-            walls.append(res.seconds / args.epochs * 1e3)
-            cpus.append((time.process_time() - c0) / args.epochs * 1e3)
-        sw, sc, ew, ec = parts(model, batch, device, args.epochs)
+        wall, cpu, floor = epoch_ms(tr, te, model, device, args.kernel, args.epochs, args.repeats, X)
         print(
-            f"{model:8s} full epoch: median wall {statistics.median(walls):6.2f} ms, "
-            f"cpu {statistics.median(cpus):6.2f} ms"
-            f" | train steps wall {sw:6.2f} cpu {sc:6.2f} | exact eval (1000 prompts) wall {ew:6.2f} cpu {ec:6.2f}"
+            f"{model:8s} per epoch: median wall {wall:6.2f} ms, cpu {cpu:6.2f} ms | floor {floor:5.2f} ms "
+            f"(2.6 x sum) | ratio wall/floor {wall / floor:4.2f}, cpu/floor {cpu / floor:4.2f}"
         )
 
 

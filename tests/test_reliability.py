@@ -25,7 +25,7 @@ from workflow_utils import SMOKE_CONFIG, SMOKE_RESULTS, run_snakemake
 
 RUN = f"{SMOKE_RESULTS}/runs/fig3/subspace/linear/seed0.npz"
 DATA = f"{SMOKE_RESULTS}/data/subspace/seed0.npz"
-TRAIN_LOG = f"{SMOKE_RESULTS}/logs/train/subspace_linear_seed0.log"
+TRAIN_LOG = f"{SMOKE_RESULTS}/logs/train/subspace.log"  # the subspace job trains every (model, seed)
 CPU_LINE = "CUDA is not available on this machine: training on CPU"
 NO_GPU = {"CUDA_VISIBLE_DEVICES": ""}  # the tests behave the same on a machine with a GPU
 

@@ -87,23 +87,40 @@ def test_model_mse_of_gamma_star_identity_matches_finite_L_theory():
 
 def _sweep_run(tmp_path, L, seed, models=("linear", "softmax"), fresh=50, epochs=3):
     outs = {m: str(tmp_path / f"L{L}" / m / f"seed{seed}.npz") for m in models}
+    runs = [dict(model=m, L=L, seed=seed, train_seed=7 + i, data_seed=100 + L + seed) for i, m in enumerate(models)]
     metas = context_sweep.train_context_sweep(
-        outs,
-        L=L,
-        seed=seed,
+        list(outs.values()),
+        runs=runs,
         n=8,
         n_train=48,
         n_test=16,
         case_params=SUB,
         epochs=epochs,
         train_settings=SETTINGS,
-        data_seed=100 + L + seed,
-        train_seeds={m: 7 + i for i, m in enumerate(models)},
         fresh_prompts=fresh,
-        fresh_seed=200 + L + seed,
+        fresh_seeds={L: 200 + L},
         device="cpu",
     )
-    return outs, metas
+    return outs, dict(zip(models, metas, strict=True))
+
+
+def test_train_context_sweep_batches_seeds_of_one_L_and_matches_solo_runs(tmp_path):
+    """Several L values and seeds in one job: each L's seeds are one ensemble; each run equals its solo run."""
+    runs = [
+        dict(model="softmax", L=L, seed=s, train_seed=40 + s, data_seed=300 + L + s) for L in (6, 9) for s in (0, 1)
+    ]
+    outs = [str(tmp_path / f"L{r['L']}_s{r['seed']}.npz") for r in runs]
+    kw = dict(n=8, n_train=48, n_test=16, case_params=SUB, epochs=3, train_settings=SETTINGS, device="cpu")
+    metas = context_sweep.train_context_sweep(outs, runs=runs, fresh_prompts=20, fresh_seeds={6: 1, 9: 2}, **kw)
+    assert [m["ensemble_size"] for m in metas] == [2, 2, 2, 2]
+    solo = context_sweep.train_context_sweep(
+        [str(tmp_path / "solo.npz")], runs=runs[3:], fresh_prompts=20, fresh_seeds={9: 2}, **kw
+    )
+    a, _ = load_run(outs[3])
+    b, _ = load_run(str(tmp_path / "solo.npz"))
+    np.testing.assert_allclose(a["W_KQ"], b["W_KQ"], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(a["test_mse"], b["test_mse"], rtol=1e-5)
+    assert solo[0]["ensemble_size"] == 1 and metas[3]["fresh_mse"] == pytest.approx(solo[0]["fresh_mse"], rel=1e-5)
 
 
 def test_train_context_sweep_writes_one_run_per_model(tmp_path):
@@ -184,8 +201,8 @@ def test_shifted_params():
 def dim_shift_run(tmp_path_factory):
     path = tmp_path_factory.mktemp("ds") / "run.npz"
     dim_shift.train_dim_shift(
-        str(path),
-        seed=0,
+        [str(path)],
+        runs=[dict(seed=0, data_seed=11, train_seed=12)],
         L=30,
         n=8,
         n_train=400,
@@ -193,8 +210,6 @@ def dim_shift_run(tmp_path_factory):
         case_params=SUB,
         epochs=20,
         train_settings={**SETTINGS, "lr_milestones": []},
-        data_seed=11,
-        train_seed=12,
         device="cpu",
     )
     return path
@@ -210,10 +225,9 @@ def test_train_dim_shift_constant_lr(dim_shift_run):
 def test_evaluate_dim_shift_rows(dim_shift_run, tmp_path):
     out = tmp_path / "eval.json"
     rows = dim_shift.evaluate_dim_shift(
-        str(dim_shift_run),
+        [str(dim_shift_run)],
         str(out),
         case="subspace",
-        seed=0,
         eval_values=[1, 3, 6],
         L_eval=[5, 30],
         eval_prompts=200,
@@ -233,10 +247,9 @@ def test_evaluate_dim_shift_rows(dim_shift_run, tmp_path):
     assert (piv.xs(30, level="L")["trained"] < piv.xs(5, level="L")["trained"]).all()
     # deterministic
     rows2 = dim_shift.evaluate_dim_shift(
-        str(dim_shift_run),
+        [str(dim_shift_run)],
         str(tmp_path / "e2.json"),
         case="subspace",
-        seed=0,
         eval_values=[1, 3, 6],
         L_eval=[5, 30],
         eval_prompts=200,
@@ -248,10 +261,9 @@ def test_evaluate_dim_shift_rows(dim_shift_run, tmp_path):
 def test_evaluate_dim_shift_uses_nested_prompts_across_L(dim_shift_run, tmp_path):
     """With L = L_max the result equals a direct evaluation on the sampled prompts (same seed derivation)."""
     rows = dim_shift.evaluate_dim_shift(
-        str(dim_shift_run),
+        [str(dim_shift_run)],
         str(tmp_path / "e.json"),
         case="subspace",
-        seed=0,
         eval_values=[2],
         L_eval=[30, 4],
         eval_prompts=50,
@@ -270,10 +282,9 @@ def test_evaluate_dim_shift_uses_nested_prompts_across_L(dim_shift_run, tmp_path
 def test_evaluate_dim_shift_rejects_wrong_case(dim_shift_run, tmp_path):
     with pytest.raises(ValueError, match="case"):
         dim_shift.evaluate_dim_shift(
-            str(dim_shift_run),
+            [str(dim_shift_run)],
             str(tmp_path / "e.json"),
             case="sphere",
-            seed=0,
             eval_values=[2],
             L_eval=[5],
             eval_prompts=10,
@@ -324,10 +335,9 @@ def test_dim_shift_oracles_monte_carlo(tmp_path, case, base, values):
 def test_gather_dim_shift_and_theory(dim_shift_run, tmp_path):
     ev = tmp_path / "e.json"
     dim_shift.evaluate_dim_shift(
-        str(dim_shift_run),
+        [str(dim_shift_run)],
         str(ev),
         case="subspace",
-        seed=0,
         eval_values=[1, 3],
         L_eval=[10, 30],
         eval_prompts=40,
@@ -368,10 +378,9 @@ def test_plots_from_tables(dim_shift_run, tmp_path):
     plot_context_sweep(tmp_path / "cs.parquet", tmp_path / "cst.parquet", tmp_path / "a.pdf", tmp_path / "a.png")
     ev = tmp_path / "e.json"
     dim_shift.evaluate_dim_shift(
-        str(dim_shift_run),
+        [str(dim_shift_run)],
         str(ev),
         case="subspace",
-        seed=0,
         eval_values=[1, 3, 5],
         L_eval=[10, 30],
         eval_prompts=30,
@@ -443,13 +452,16 @@ def test_dry_run_plans_the_fig4_jobs(tmp_path):
         configfile=PAPER_CONFIG,
     ).stdout
     counts = job_counts(out)
-    assert counts["train_context_sweep"] == 19 * 3  # one job per (L, seed), both models inside
+    assert counts["train_context_sweep"] == 2  # one batched job per model, one run file per (L, seed)
+    Ls = [20, 30, 40, 50, 60, 70, 80, 90, 100, 140, 180, 220, 260, 300, 340, 380, 420, 460, 500]
+    for model in ("linear", "softmax"):
+        assert all(f"{PAPER_RESULTS}/runs/context_sweep/L{L}/{model}/seed{s}.npz" in out for L in Ls for s in range(3))
     assert counts["gather_context_sweep"] == 1 and counts["plot_context_sweep"] == 1
-    assert counts["train_dim_shift"] == 3  # subspace, one per seed
-    assert counts["evaluate_dim_shift"] == 3 * 3  # (case, seed)
+    assert counts["train_dim_shift"] == 1  # subspace, every seed in one ensemble
+    assert counts["evaluate_dim_shift"] == 3  # one per case, every seed on the same prompts
     assert counts["dim_shift_oracles"] == 3
     assert counts["gather_dim_shift"] == 1 and counts["plot_dim_shift"] == 1
-    assert counts["train"] == 6  # the reused Figure 3 softmax runs of sphere and gmm, seeds 0-2
+    assert counts["train"] == 2  # the Figure 3 jobs of sphere and gmm, whose softmax runs are reused
     assert (
         f"{PAPER_RESULTS}/runs/fig3/sphere/softmax/seed2.npz" in out
         and f"{PAPER_RESULTS}/runs/fig3/subspace" not in out
@@ -459,7 +471,7 @@ def test_dry_run_plans_the_fig4_jobs(tmp_path):
 def test_dry_run_all_includes_fig4(tmp_path):
     out = run_snakemake(tmp_path, "-n", configfile=PAPER_CONFIG).stdout
     counts = job_counts(out)
-    assert counts["plot_context_sweep"] == 1 and counts["plot_dim_shift"] == 1 and counts["train_context_sweep"] == 57
+    assert counts["plot_context_sweep"] == 1 and counts["plot_dim_shift"] == 1 and counts["train_context_sweep"] == 2
 
 
 @pytest.mark.slow

@@ -155,6 +155,19 @@ def test_iteration_table_reference_rows():
     assert str(df["K"].dtype) == "int64" and str(df["seed"].dtype) == "int64"
 
 
+@pytest.mark.parametrize("case", ["subspace", "sphere", "gmm"])
+def test_float32_iterations_move_no_mse_beyond_a_small_fraction_of_its_se(case, tmp_path):
+    """The study iterates in float32: every MSE and paired difference stays within 2 % of its SE of float64."""
+    b = _batch(case, num=200)
+    trained = trained_softmax_weights(_fake_runs(tmp_path), case) if case == "gmm" else []
+    starts = iteration_starts(case, CASES[case], trained, 0.2)
+    args = (case, b, starts, [0, 1, 2, 5, 20], [0.25, 1.0])
+    f32, f64 = iteration_table(*args, dtype="float32"), iteration_table(*args, dtype="float64")
+    assert (f32["mse"] - f64["mse"]).abs().max() <= 0.02 * f64["mse_se"].min()
+    moved = (f32["delta_vs_one_step"] - f64["delta_vs_one_step"]).abs()
+    assert (moved <= 0.02 * f64["delta_se"].where(f64["delta_se"] > 0, np.inf)).all()
+
+
 def test_matrix_start_with_scaled_identities_equals_scalar_start():
     b = _batch("gmm")
     a, be = 0.9, 6.0

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from icdenoise import kernels
 from icdenoise.bayes import (
     bayes_mse_subspace,
     bayes_optimal_sphere,
@@ -25,12 +26,14 @@ from icdenoise.train import (
     Adam,
     TrainConfig,
     TrainingDiverged,
-    _Data,
+    _Split,
     batch_grads,
     per_prompt_mse,
     resolve_device,
     train,
 )
+
+KERNELS = ["torch", pytest.param("fused", marks=pytest.mark.skipif(not kernels.available(), reason="no numba"))]
 
 SUB = dict(d=4, sigma0_2=2.0, sigma_z2=1.0)
 SPH = dict(d=3, R=1.0, sigma_z2=0.1)
@@ -46,6 +49,12 @@ def _as_float64(b):
     return dataclasses.replace(b, X=conv(b.X), x_query=conv(b.x_query), x_target=conv(b.x_target))
 
 
+def _split(b, model, kernel="torch", batch_rows=0):
+    """A one-member _Split of a PromptBatch in its own dtype."""
+    dtype = np.asarray(b.X[:0]).dtype if isinstance(b.X, np.ndarray) else b.X.numpy().dtype
+    return _Split([b], model, torch.device("cpu"), dtype, kernel == "fused", batch_rows)
+
+
 def _per_prompt(model, b, W_KQ, W_PV, dtype=torch.float64):
     """Independent per-prompt MSE per component of the model on a PromptBatch, via icdenoise.models."""
     X, q, t = _t(b.X, dtype), _t(b.x_query, dtype), _t(b.x_target, dtype)
@@ -56,59 +65,86 @@ def _per_prompt(model, b, W_KQ, W_PV, dtype=torch.float64):
 # ----------------------------------------------------------------------------- gradients
 
 
-@pytest.mark.parametrize("model", ["linear", "softmax"])
+def _model_kernels():
+    return [
+        ("linear", "torch"),
+        ("softmax", "torch"),
+        pytest.param("softmax", "fused", marks=pytest.mark.skipif(not kernels.available(), reason="no numba")),
+    ]
+
+
+@pytest.mark.parametrize("model,kernel", _model_kernels())
 @pytest.mark.parametrize("use_index", [False, True])
-def test_batch_grads_match_autograd_float64(model, use_index):
-    """The hand-written gradient of the batch's mean per-component MSE equals torch.autograd (float64)."""
+def test_batch_grads_match_autograd_float64(model, kernel, use_index):
+    """The hand-written gradient of the batch's mean per-component MSE equals torch.autograd (float64).
+
+    float64 throughout: the only differences are summation order (the fused kernel reassociates its
+    reductions over L), ~1e-16 relative per operation, so rtol 1e-10 is generous and still catches
+    any wrong term.
+    """
     n, L, B = 5, 9, 12
     b = _as_float64(sample_prompts("sphere", 30, 3, n=n, L=L, d=2, R=1.0, sigma_z2=0.1))
-    data = _Data(b, model, torch.device("cpu"), batch_size=B)
-    if model == "linear":
-        assert data.S.dtype == torch.float64  # _Data keeps float64 prompts in float64
-    else:
-        assert data.X_T.dtype == torch.float64
+    data = _split(b, model, kernel, batch_rows=B)
+    assert data.q.dtype == torch.float64  # float64 prompts stay float64
     g = torch.Generator().manual_seed(1)
-    W = torch.randn(2, n, n, generator=g, dtype=torch.float64)  # O(1) weights: non-uniform attention
-    idx = torch.randperm(30, generator=g)[:B] if use_index else slice(4, 4 + B)
+    W = torch.randn(1, 2, n, n, generator=g, dtype=torch.float64)  # O(1) weights: non-uniform attention
+    idx = torch.randperm(30, generator=g)[:B] if use_index else torch.arange(4, 4 + B)
     G = torch.empty_like(W)
-    batch_grads(model, data, idx, W, G)
+    batch_grads(model, data, idx.unsqueeze(0), W, G, kernel=kernel)
 
-    Wr = W.clone().requires_grad_(True)
-    sel = idx if use_index else torch.arange(4, 4 + B)
-    X, q, t = _t(b.X)[sel], _t(b.x_query)[sel], _t(b.x_target)[sel]
+    Wr = W[0].clone().requires_grad_(True)
+    X, q, t = _t(b.X)[idx], _t(b.x_query)[idx], _t(b.x_target)[idx]
     loss = (attention(model, X, q, Wr[0], Wr[1]) - t).square().mean()
     (ref,) = torch.autograd.grad(loss, Wr)
     assert ref.abs().max() > 1e-3  # a non-trivial gradient
-    assert torch.allclose(G, ref, rtol=1e-10, atol=1e-12), (G - ref).abs().max()
+    assert torch.allclose(G[0], ref, rtol=1e-10, atol=1e-12), (G[0] - ref).abs().max()
     # W is untouched by the gradient computation
-    assert torch.equal(W, Wr.detach())
+    assert torch.equal(W[0], Wr.detach())
+    # and the per-prompt MSE of the same kernel equals the model's forward pass
+    mse = per_prompt_mse(model, data, W, kernel=kernel)
+    assert mse.shape == (1, 30)
+    ref_mse = _per_prompt(model, b, W[0, 0], W[0, 1])
+    np.testing.assert_allclose(mse[0], ref_mse.numpy(), rtol=1e-10)
 
 
-@pytest.mark.parametrize("model", ["linear", "softmax"])
-def test_batch_grads_float32_close_to_float64_autograd(model):
+@pytest.mark.parametrize("model,kernel", _model_kernels())
+def test_batch_grads_float32_close_to_float64_autograd(model, kernel):
+    """float32 gradients (and the fused kernel's polynomial exp) within float32 accuracy of float64 autograd.
+
+    Each gradient entry is a sum over B = 16 prompts of sums over L = 20 tokens of O(1) terms with
+    float32 rounding (2^-24 ~ 6e-8 each, and ~2 ulp for the fused exp): a few hundred roundings give a
+    relative error of order 1e-6; rtol 1e-4 (atol 1e-6 of the largest entry for entries near 0) leaves
+    a margin of ~100 while a wrong term would be off by O(1).
+    """
     n, L, B = 6, 20, 16
     b = sample_prompts("gmm", B, 4, n=n, L=L, p=3, R=1.0, sigma0_2=0.02, sigma_z2=0.1)
-    data = _Data(b, model, torch.device("cpu"), batch_size=B)
-    W = init_weights(n, torch.Generator().manual_seed(0))
-    W = torch.stack(W)
+    data = _split(b, model, kernel, batch_rows=B)
+    W = torch.stack(init_weights(n, torch.Generator().manual_seed(0))).unsqueeze(0)
+    W = W * 4  # larger than init: attention far from uniform, so the softmax matters
     G = torch.empty_like(W)
-    batch_grads(model, data, slice(0, B), W, G)
-    Wr = W.double().requires_grad_(True)
+    batch_grads(model, data, torch.arange(B).unsqueeze(0), W, G, kernel=kernel)
+    Wr = W[0].double().requires_grad_(True)
     loss = (attention(model, _t(b.X), _t(b.x_query), Wr[0], Wr[1]) - _t(b.x_target)).square().mean()
     (ref,) = torch.autograd.grad(loss, Wr)
-    assert torch.allclose(G.double(), ref, rtol=1e-4, atol=1e-6 * ref.abs().max().item())
+    assert torch.allclose(G[0].double(), ref, rtol=1e-4, atol=1e-6 * ref.abs().max().item())
+    mse = per_prompt_mse(model, data, W, kernel=kernel)[0]
+    ref_mse = _per_prompt(model, b, W[0, 0], W[0, 1]).numpy()
+    np.testing.assert_allclose(mse, ref_mse, rtol=1e-5)
 
 
 # ----------------------------------------------------------------------------- Adam
 
 
+@pytest.mark.parametrize(
+    "fused", [False, pytest.param(True, marks=pytest.mark.skipif(not kernels.available(), reason="no numba"))]
+)
 @pytest.mark.parametrize("dtype,rtol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
-def test_adam_matches_torch_optim_adam_step_by_step(dtype, rtol):
+def test_adam_matches_torch_optim_adam_step_by_step(dtype, rtol, fused):
     g = torch.Generator().manual_seed(0)
     W0 = torch.randn(2, 4, 4, generator=g, dtype=dtype)
     grads = [torch.randn(2, 4, 4, generator=g, dtype=dtype) * 10 ** (k % 3 - 1) for k in range(20)]
     mine = W0.clone()
-    opt = Adam(mine, lr=1e-2)
+    opt = Adam(mine, lr=1e-2, fused=fused)
     ref = W0.clone().requires_grad_(True)
     topt = torch.optim.Adam([ref], lr=1e-2)
     for k, G in enumerate(grads):
@@ -208,10 +244,11 @@ def test_recorded_curves_are_exact_per_prompt_means(small_sets, model):
     assert r.beta[-1] == pytest.approx(np.diag(r.W_KQ).mean(), rel=1e-6)
     assert r.info["alpha"] == pytest.approx(r.alpha[-1], rel=1e-6)
     # per_prompt_mse, chunked, agrees with the unchunked computation
-    d = _Data(te, model, torch.device("cpu"))
-    pp = per_prompt_mse(model, d, torch.from_numpy(r.W_KQ).float(), torch.from_numpy(r.W_PV).float(), chunk=64)
+    d = _split(te, model)
+    W = torch.from_numpy(np.stack([r.W_KQ, r.W_PV])).float().unsqueeze(0)
+    pp = torch.from_numpy(per_prompt_mse(model, d, W, chunk=64)[0])
     assert pp.shape == (150,)
-    assert torch.allclose(pp.double(), _per_prompt(model, te, r.W_KQ, r.W_PV), rtol=1e-4, atol=1e-7)
+    assert torch.allclose(pp, _per_prompt(model, te, r.W_KQ, r.W_PV), rtol=1e-4, atol=1e-7)
 
 
 # ----------------------------------------------------------------------------- learning

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from workflow_utils import PAPER_CONFIG, REPO, SMOKE_RESULTS, job_counts, run_snakemake
+from workflow_utils import PAPER_CONFIG, PAPER_RESULTS, REPO, SMOKE_RESULTS, job_counts, run_snakemake
 
 TABLE_COLUMNS = {
     "training_curves": {
@@ -50,16 +50,20 @@ TABLE_COLUMNS = {
 def test_dry_run_paper_config_plans_every_job(tmp_path):
     out = run_snakemake(tmp_path, "-n", "--resources", "gpu=1", configfile=PAPER_CONFIG).stdout
     counts = job_counts(out)
-    assert counts["train"] == 36  # 6 seeds x 3 cases x {linear, softmax}
-    assert counts["sample_prompts"] == 18  # one dataset per (case, seed)
-    assert counts["evaluate_baselines"] == 18
+    # one batched ensemble job per case, still one run file per (case, model, seed)
+    assert counts["train"] == 3 and counts["sample_prompts"] == 3 and counts["evaluate_baselines"] == 3
+    for case in ("subspace", "sphere", "gmm"):
+        for model in ("linear", "softmax"):
+            assert all(f"{PAPER_RESULTS}/runs/fig3/{case}/{model}/seed{s}.npz" in out for s in range(6)), (case, model)
+        assert all(f"{PAPER_RESULTS}/data/{case}/seed{s}.npz" in out for s in range(6)), case
     assert counts["gather_training_dynamics"] == 1 and counts["plot_training_dynamics"] == 1 and counts["all"] == 1
 
 
 def test_dry_run_shared_dataset_samples_once_per_case(tmp_path):
     out = run_snakemake(tmp_path, "-n", "--config", "dataset=shared", configfile=PAPER_CONFIG).stdout
     counts = job_counts(out)
-    assert counts["sample_prompts"] == 3 and counts["train"] == 36 and counts["evaluate_baselines"] == 3
+    assert counts["sample_prompts"] == 3 and counts["train"] == 3 and counts["evaluate_baselines"] == 3
+    assert f"{PAPER_RESULTS}/data/sphere/seed0.npz" in out and f"{PAPER_RESULTS}/data/sphere/seed1.npz" not in out
 
 
 def test_lint_is_clean(tmp_path):

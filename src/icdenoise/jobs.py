@@ -23,7 +23,9 @@ log = logging.getLogger("icdenoise")
 
 
 #: Third-party packages whose import by a job the env check (tests/test_envs.py) verifies.
-TRACKED_PACKAGES = ("numpy", "scipy", "torch", "pandas", "pyarrow", "matplotlib", "tqdm", "yaml", "jsonschema")
+TRACKED_PACKAGES = (
+    "numpy", "scipy", "torch", "numba", "pandas", "pyarrow", "matplotlib", "tqdm", "yaml", "jsonschema",
+)  # fmt: skip
 
 
 def _record_imports(rule: str) -> None:
@@ -39,14 +41,39 @@ def _record_imports(rule: str) -> None:
         fh.write(" ".join(used) + "\n")
 
 
+def _record_times(rule: str, wildcards: str) -> None:
+    """With ICDENOISE_RECORD_TIMES=file, append this job's wall and CPU seconds since its process started.
+
+    Counted from the process's start, so imports are included (Snakemake's ``benchmark:`` files miss
+    much of a short job's CPU time); ``benchmarks/bench_workflow.py`` sums them per rule.
+    """
+    import os
+    import time
+
+    where = os.environ.get("ICDENOISE_RECORD_TIMES")
+    if not where or not rule:
+        return
+    try:
+        import psutil
+
+        wall = time.time() - psutil.Process().create_time()
+    except ImportError:  # psutil comes with Snakemake; without it, no wall time
+        wall = float("nan")
+    t = os.times()
+    Path(where).parent.mkdir(parents=True, exist_ok=True)
+    with open(where, "a") as fh:
+        fh.write(f"{rule}\t{wildcards}\t{wall:.3f}\t{t.user + t.system:.3f}\n")
+
+
 @contextlib.contextmanager
-def job_logging(log_path: str | None, rule: str = ""):
+def job_logging(log_path: str | None, rule: str = "", wildcards: str = ""):
     """Send this job's stdout, stderr and logging to ``log_path``; a failure's traceback lands there too."""
     try:
         with _job_logging(log_path):
             yield
     finally:
         _record_imports(rule)
+        _record_times(rule, wildcards)
 
 
 def _known_failure(exc: BaseException) -> bool:
@@ -136,5 +163,6 @@ def rule_kwargs(
 
 def run_rule(sm, func: Callable, *args, **kwargs):
     """Call ``func(*args, **kwargs)`` with this job's output and logging sent to the rule's log file."""
-    with job_logging(sm.log[0] if sm.log else None, sm.rule):
+    wildcards = ",".join(f"{k}={v}" for k, v in sm.wildcards.items())
+    with job_logging(sm.log[0] if sm.log else None, sm.rule, wildcards):
         return func(*args, **kwargs)

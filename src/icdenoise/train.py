@@ -1,15 +1,29 @@
-"""Training loop of §3 (Fig. 3): Adam on the per-component MSE, step-decayed learning rate.
+"""Training loop of §3 (Fig. 3): Adam on the per-component MSE, step-decayed learning rate, for
+one run or an ensemble of runs trained together as one batched computation.
 
-Everything stays on one device as whole tensors: a batch is a slice of a permuted index, there is
-no DataLoader and no per-prompt Python work. Both models use hand-written gradients (checked
-against autograd in the tests) so that a step is a handful of fused batched matrix products:
+Ensembles. :func:`train_ensemble` trains R runs (:class:`Member`: a training set or an
+:class:`OnlinePrompts` stream, a test set and a :class:`TrainConfig`) in one process. Members are
+grouped into homogeneous sub-ensembles (same model, n, L, training-set size, test-set size, batch
+size, dtype) whose weights live in one (R, 2, n, n) tensor and step in lock-step; each member keeps
+its own data, initial weights (``init_weights(n, Generator().manual_seed(seed))``), batch order (the
+same ``randperm`` stream of that generator), lr and lr schedule, so its curves and weights equal a
+solo run's up to float rounding (on the fused CPU kernel: bit for bit). Members with fewer epochs
+stop early (groups are sorted by epochs, so the active members are always a prefix).
+:func:`train` is the one-member case of the same code.
+
+Kernels. Both models use hand-written gradients (checked against autograd in the tests):
 
 * linear attention reads the context only through S = XᵀX/L (Eq. 11), computed once per prompt;
-* softmax attention reads X in two layouts, (B, L, n) and (B, n, L), each in its fast direction.
+  torch batched products on any device;
+* softmax attention on the CPU runs the fused numba kernels of :mod:`icdenoise.kernels` (one pass
+  over each prompt's context per step, while it is in cache); on CUDA, or with kernel "torch"
+  (argument, or ``ICDENOISE_KERNEL=torch``), batched torch products over the (B, n, L) layout.
 
 Losses are per-component MSE, ‖x̂ − x‖²/n, averaged over prompts. The per-epoch train and test
 MSE are exact per-prompt means over the whole split with the weights at the end of that epoch
-(epoch 0 is the initialisation), not averages of batch means.
+(epoch 0 is the initialisation), not averages of batch means. An online member's "train MSE" of
+epoch e is the exact mean over the prompts it was trained on during epoch e (epoch 0: over the
+prompts of epoch 1), with the weights at the end of epoch e.
 """
 
 from __future__ import annotations
@@ -22,8 +36,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from . import kernels
 from .models import MODELS, context_moment, init_weights, weight_summary
-from .tasks import PromptBatch
+from .tasks import PromptBatch, derive_seed, sample_prompts
 
 
 class TrainingDiverged(RuntimeError):
@@ -100,6 +115,9 @@ class TrainResult:
     seconds: float
     device: str
     info: dict = field(default_factory=dict)
+    ensemble_size: int = 1  # members trained together in this run's sub-ensemble
+    ensemble_seconds: float = 0.0  # wall time of the whole sub-ensemble (``seconds`` is its share: / size)
+    kernel: str = "torch"  # "fused" (numba, CPU softmax) or "torch"
 
 
 def resolve_device(device: str) -> torch.device:
@@ -115,199 +133,475 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
-class _Data:
-    """A split's tensors on the device, in the layout its model reads fastest.
+@dataclass(frozen=True)
+class OnlinePrompts:
+    """An endless training stream: ``prompts_per_epoch`` fresh prompts of ``case`` every epoch.
 
-    Softmax attention keeps only the paper's (B, n, L) layout: both kinds of batched product
-    (k^T X and X p) stream L contiguously. A shuffled batch is gathered with ``index_select``
-    into a preallocated buffer (advanced indexing is ~10x slower on CPU).
+    Epoch e's prompts are ``sample_prompts(case, prompts_per_epoch, derive_seed(seed, "online", e), n,
+    L, **case_params)``: one vectorised numpy call per epoch, deterministic, and no prompt is seen
+    twice. The epoch is cut into batches exactly as a finite training set of ``prompts_per_epoch``
+    prompts would be (ceil(N / batch_size) optimiser steps, the last one possibly smaller), so "N =
+    800 prompts" and "online" with the same N and TrainConfig take the same optimiser steps.
     """
 
-    def __init__(self, batch: PromptBatch, model: str, device: torch.device, batch_size: int = 0):
-        self.q = torch.as_tensor(batch.x_query).to(device)
-        self.t = torch.as_tensor(batch.x_target).to(device)
-        X = torch.as_tensor(batch.X).to(device)
+    case: str
+    n: int
+    L: int
+    case_params: dict
+    seed: int
+    prompts_per_epoch: int
+
+    @property
+    def num_prompts(self) -> int:
+        return int(self.prompts_per_epoch)
+
+    def epoch_seed(self, epoch: int) -> int:
+        return derive_seed(int(self.seed), "online", int(epoch))
+
+    def sample(self, epoch: int) -> PromptBatch:
+        """The training prompts of epoch ``epoch`` (1-based)."""
+        return sample_prompts(
+            self.case, self.num_prompts, self.epoch_seed(epoch), n=self.n, L=self.L, **self.case_params
+        )
+
+
+@dataclass
+class Member:
+    """One run of an ensemble: its training data (prompts or an online stream), test prompts and settings."""
+
+    train_set: PromptBatch | OnlinePrompts
+    test_set: PromptBatch
+    cfg: TrainConfig
+
+    @property
+    def online(self) -> bool:
+        return isinstance(self.train_set, OnlinePrompts)
+
+    def describe(self) -> str:
+        c = self.cfg
+        data = (
+            f"online(N={self.train_set.num_prompts}/epoch)" if self.online else f"n_train={self.train_set.num_prompts}"
+        )
+        return (
+            f"{c.label or c.model}: model={c.model} lr={c.lr} batch_size={c.batch_size} epochs={c.epochs} "
+            f"{data} rng_seed={c.seed}"
+        )
+
+
+def _np(a, dtype=None) -> np.ndarray:
+    if isinstance(a, torch.Tensor):
+        a = a.detach().cpu().numpy()
+    return np.asarray(a) if dtype is None else np.asarray(a, dtype=dtype)
+
+
+# ----------------------------------------------------------------------------- data of a sub-ensemble
+
+
+class _Split:
+    """One split (train or test) of every member of a sub-ensemble, member-major.
+
+    Softmax: ``XT`` (R, P, n, L) numpy (the fused kernel's layout) with a torch view ``XT_flat``
+    (R·P, n, L) for the torch kernels; linear: ``S`` (R·P, n, n) = XᵀX/L. ``q``, ``t`` (R, P, n).
+    """
+
+    def __init__(
+        self,
+        batches: list[PromptBatch],
+        model: str,
+        device: torch.device,
+        dtype: np.dtype,
+        fused: bool,
+        batch_rows: int = 0,
+    ):
+        R = len(batches)
+        P, L, n = batches[0].X.shape
+        self.R, self.P, self.n, self.L = R, P, n, L
+        q = np.empty((R, P, n), dtype)
+        t = np.empty((R, P, n), dtype)
+        for r, b in enumerate(batches):
+            q[r], t[r] = _np(b.x_query), _np(b.x_target)
+        self.q_np, self.t_np = q, t
+        self.q = torch.from_numpy(q).to(device)
+        self.t = torch.from_numpy(t).to(device)
+        self.model = model
         if model == "linear":
-            self.S = context_moment(X)
+            S = torch.empty(R, P, n, n, dtype=self.q.dtype, device=device)
+            for r, b in enumerate(batches):
+                S[r] = context_moment(torch.as_tensor(_np(b.X, dtype)).to(device))
+            self.S = S.reshape(R * P, n, n)
         else:
-            self.X_T = X.transpose(1, 2).contiguous()
-            n, L = self.X_T.shape[1:]
-            self._buf = torch.empty(batch_size, n, L, device=device, dtype=self.X_T.dtype)
+            XT = np.empty((R, P, n, L), dtype)
+            for r, b in enumerate(batches):
+                XT[r] = _np(b.X).transpose(0, 2, 1)
+            self.XT = XT
+            if not fused:
+                self.XT_flat = torch.from_numpy(XT).to(device).reshape(R * P, n, L)
+                self._buf = torch.empty(batch_rows, n, L, dtype=self.q.dtype, device=device)
 
-    def __len__(self):
-        return self.q.shape[0]
-
-    def rows(self, name: str, idx) -> torch.Tensor:
-        """Rows ``idx`` of one of the split's tensors (index_select: no slow advanced indexing)."""
-        t = getattr(self, name)
-        return t[idx] if isinstance(idx, slice) else torch.index_select(t, 0, idx)
-
-    def context_T(self, idx) -> torch.Tensor:
-        """X_T of the prompts ``idx`` (a slice: a view; an index tensor: gathered into the buffer)."""
-        if isinstance(idx, slice):
-            return self.X_T[idx]
-        return torch.index_select(self.X_T, 0, idx, out=self._buf[: idx.shape[0]])
+    def flat_index(self, idx: torch.Tensor) -> torch.Tensor:
+        """(A, B) per-member prompt indices -> (A·B,) rows of the member-major flat tensors."""
+        A = idx.shape[0]
+        return (idx + torch.arange(A, device=idx.device).unsqueeze(1) * self.P).reshape(-1)
 
 
-def _linear_forward(d: _Data, idx, W_KQ, W_PV):
-    S, q = d.rows("S", idx), d.rows("q", idx)
-    k = q @ W_KQ.T
-    h = torch.bmm(S, k.unsqueeze(-1)).squeeze(-1)
-    return h @ W_PV.T, (S, q, h)
+# ----------------------------------------------------------------------------- torch kernels (any device)
 
 
-def _linear_backward(cache, g_out, W_PV, G):
-    S, q, h = cache
-    torch.mm(g_out.T, h, out=G[1])
-    g_h = g_out @ W_PV
-    g_k = torch.bmm(S, g_h.unsqueeze(-1)).squeeze(-1)  # S is symmetric
-    torch.mm(g_k.T, q, out=G[0])
+def _torch_forward(model: str, d: _Split, flat: torch.Tensor, A: int, W: torch.Tensor):
+    """x̂ of the prompts ``flat`` (A·B rows, member-major), weights W (A, 2, n, n); returns (out, cache)."""
+    B = flat.shape[0] // A
+    n = d.n
+    q = torch.index_select(d.q.reshape(-1, n), 0, flat).reshape(A, B, n)
+    k = torch.bmm(q, W[:, 0].transpose(1, 2))  # (A, B, n)
+    if model == "linear":
+        S = torch.index_select(d.S, 0, flat)
+        h = torch.bmm(S, k.reshape(A * B, n, 1)).reshape(A, B, n)
+        return torch.bmm(h, W[:, 1].transpose(1, 2)), (q, S, h)
+    XT = torch.index_select(d.XT_flat, 0, flat, out=d._buf[: flat.shape[0]])
+    p = torch.softmax(torch.bmm(k.reshape(A * B, 1, n), XT), dim=-1)  # (A·B, 1, L)
+    v = torch.bmm(XT, p.transpose(1, 2)).reshape(A, B, n)
+    return torch.bmm(v, W[:, 1].transpose(1, 2)), (q, XT, p, v)
 
 
-def _softmax_forward(d: _Data, idx, W_KQ, W_PV):
-    X_T, q = d.context_T(idx), d.rows("q", idx)
-    k = q @ W_KQ.T
-    p = torch.softmax(torch.bmm(k.unsqueeze(1), X_T), dim=-1)  # (B, 1, L)
-    v = torch.bmm(X_T, p.transpose(1, 2)).squeeze(-1)  # (B, n)
-    return v @ W_PV.T, (X_T, q, p, v)
+def _torch_grads(model: str, d: _Split, idx: torch.Tensor, W: torch.Tensor, G: torch.Tensor) -> None:
+    """G[:A] = gradient of each active member's batch mean per-component MSE (idx: (A, B) prompt indices)."""
+    A, B = idx.shape
+    n = d.n
+    flat = d.flat_index(idx)
+    out, cache = _torch_forward(model, d, flat, A, W[:A])
+    err = (out - torch.index_select(d.t.reshape(-1, n), 0, flat).reshape(A, B, n)).mul_(2.0 / (B * n))
+    g_hv = torch.bmm(err, W[:A, 1])  # gradient w.r.t. h (linear) or v (softmax), (A, B, n)
+    if model == "linear":
+        q, S, h = cache
+        torch.bmm(err.transpose(1, 2), h, out=G[:A, 1])
+        g_k = torch.bmm(S, g_hv.reshape(A * B, n, 1)).reshape(A, B, n)  # S is symmetric
+    else:
+        q, XT, p, v = cache
+        torch.bmm(err.transpose(1, 2), v, out=G[:A, 1])
+        g_p = torch.bmm(g_hv.reshape(A * B, 1, n), XT)  # (A·B, 1, L)
+        g_s = p * (g_p - (v * g_hv).sum(-1).reshape(A * B, 1, 1))
+        g_k = torch.bmm(XT, g_s.transpose(1, 2)).reshape(A, B, n)
+    torch.bmm(g_k.transpose(1, 2), q, out=G[:A, 0])
 
 
-def _softmax_backward(cache, g_out, W_PV, G):
-    X_T, q, p, v = cache
-    torch.mm(g_out.T, v, out=G[1])
-    g_v = g_out @ W_PV
-    g_p = torch.bmm(g_v.unsqueeze(1), X_T)  # (B, 1, L)
-    g_s = p * (g_p - (v * g_v).sum(-1, keepdim=True).unsqueeze(-1))
-    g_k = torch.bmm(X_T, g_s.transpose(1, 2)).squeeze(-1)
-    torch.mm(g_k.T, q, out=G[0])
+@torch.no_grad()
+def _torch_mse(model: str, d: _Split, W: torch.Tensor, A: int, chunk: int) -> torch.Tensor:
+    """(A, P) per-prompt ‖x̂ − x‖²/n of the first A members (softmax: in chunks of prompts, cache-sized)."""
+    n, P = d.n, d.P
+    k = torch.bmm(d.q[:A], W[:A, 0].transpose(1, 2))  # (A, P, n)
+    if model == "linear":
+        h = torch.bmm(d.S[: A * P], k.reshape(A * P, n, 1)).reshape(A, P, n)
+    else:
+        kf = k.reshape(A * P, 1, n)
+        h = torch.empty(A * P, n, dtype=k.dtype, device=k.device)
+        for s in range(0, A * P, chunk):
+            e = min(s + chunk, A * P)  # the first A members only
+            XT = d.XT_flat[s:e]
+            p = torch.softmax(torch.bmm(kf[s:e], XT), dim=-1)
+            h[s:e] = torch.bmm(XT, p.transpose(1, 2)).squeeze(-1)
+        h = h.reshape(A, P, n)
+    out = torch.bmm(h, W[:A, 1].transpose(1, 2))
+    return (out - d.t[:A]).square().mean(-1)
 
 
-_KERNELS = {"linear": (_linear_forward, _linear_backward), "softmax": (_softmax_forward, _softmax_backward)}
+# ----------------------------------------------------------------------------- the kernel interface
 
 
-def batch_grads(model: str, d: _Data, idx, W: torch.Tensor, G: torch.Tensor) -> None:
-    """Gradient of the batch's mean per-component MSE w.r.t. W = (W_KQ, W_PV), written into G."""
-    forward, backward = _KERNELS[model]
-    out, cache = forward(d, idx, W[0], W[1])
-    err = out - d.rows("t", idx)
-    B, n = err.shape
-    backward(cache, err.mul_(2.0 / (B * n)), W[1], G)
+class _Kernel:
+    """grads(split, idx (A, B), W, G) and mse(split, W, A) -> (A, P) float64 numpy, for one sub-ensemble."""
+
+    def __init__(self, model: str, kind: str, eval_chunk: int):
+        self.model, self.kind, self.eval_chunk = model, kind, eval_chunk
+
+    def grads(self, d: _Split, idx: torch.Tensor, W: torch.Tensor, G: torch.Tensor) -> None:
+        if self.kind == "fused":
+            A, B = idx.shape
+            Wn = W.numpy()
+            kernels.softmax_grads(d.XT, d.q_np, d.t_np, idx.numpy(), Wn, G.numpy(), Wn.dtype.type(2.0 / (B * d.n)))
+        else:
+            _torch_grads(self.model, d, idx, W, G)
+
+    def mse(self, d: _Split, W: torch.Tensor, A: int) -> np.ndarray:
+        if self.kind == "fused":
+            out = np.empty((A, d.P), d.XT.dtype)
+            kernels.softmax_mse(d.XT, d.q_np, d.t_np, W.numpy(), out, A)
+            return out.astype(np.float64)
+        chunk = max(1, self.eval_chunk)
+        return _torch_mse(self.model, d, W, A, chunk).double().cpu().numpy()
+
+
+def batch_grads(
+    model: str, split: _Split, idx: torch.Tensor, W: torch.Tensor, G: torch.Tensor, kernel: str = "torch"
+) -> None:
+    """Gradient of each member's batch mean per-component MSE w.r.t. W[r] = (W_KQ, W_PV), written into G.
+
+    ``split`` holds R members, ``idx`` (A, B) the prompt indices of the first A; W, G (R, 2, n, n).
+    """
+    _Kernel(model, kernel, 100).grads(split, idx, W, G)
+
+
+def per_prompt_mse(
+    model: str, split: _Split, W: torch.Tensor, A: int | None = None, kernel: str = "torch", chunk: int = 100
+) -> np.ndarray:
+    """(A, P) per-prompt ‖x̂ − x‖²/n of the first A members of ``split`` (float64)."""
+    return _Kernel(model, kernel, chunk).mse(split, W, split.R if A is None else A)
 
 
 class Adam:
     """torch.optim.Adam (no weight decay, no amsgrad) on one tensor, as ~6 in-place ops per step.
 
-    Matches PyTorch's update to rounding (tested); avoids its per-step Python overhead, which is
-    larger than a linear-attention step here.
+    ``lr`` is a float or, for an ensemble, one lr per member (leading dimension of W); ``step(G, A)``
+    updates the first A members only (the others have finished). ``fused=True`` (CPU) does the update
+    in one numba loop instead of ~8 torch ops of ~5 µs each. Matches PyTorch's update to
+    rounding (tested); avoids its per-step Python overhead, which is larger than a linear-attention step.
     """
 
-    def __init__(self, W: torch.Tensor, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
-        self.W, self.lr, self.betas, self.eps = W, lr, betas, eps
+    def __init__(self, W: torch.Tensor, lr, betas=(0.9, 0.999), eps: float = 1e-8, fused: bool | None = None):
+        self.W, self.betas, self.eps = W, betas, eps
+        self.scalar = np.ndim(lr) == 0
+        self.lr = float(lr) if self.scalar else np.asarray(lr, dtype=np.float64).copy()
         self.m, self.v = torch.zeros_like(W), torch.zeros_like(W)
         self.t = 0
+        # fused: the numba update (CPU only; default where the fused softmax kernels run anyway: a
+        # linear-only job should not import numba to save ~0.1 ms per step)
+        self._fused = W.device.type == "cpu" and kernels.available() and bool(fused)
+        if self._fused:  # numpy views of the same memory, (members, entries)
+            lead = (1, -1) if self.scalar else (W.shape[0], -1)
+            self._np = tuple(x.numpy().reshape(lead) for x in (W, self.m, self.v))
 
     @torch.no_grad()
-    def step(self, G: torch.Tensor) -> None:
+    def step(self, G: torch.Tensor, A: int | None = None) -> None:
         b1, b2 = self.betas
         self.t += 1
-        self.m.lerp_(G, 1 - b1)
-        self.v.mul_(b2).addcmul_(G, G, value=1 - b2)
-        denom = self.v.sqrt().div_(math.sqrt(1 - b2**self.t)).add_(self.eps)
-        self.W.addcdiv_(self.m, denom, value=-self.lr / (1 - b1**self.t))
+        A = self.W.shape[0] if A is None else A
+        if self._fused:  # one compiled loop instead of ~8 torch ops (~5 µs each)
+            lr = np.full(1, self.lr) if self.scalar else self.lr
+            Wn, mn, vn = self._np
+            kernels.adam_step(
+                Wn,
+                mn,
+                vn,
+                G.numpy().reshape(Wn.shape),
+                1 if self.scalar else A,
+                -lr / (1 - b1**self.t),
+                b1,
+                b2,
+                math.sqrt(1 - b2**self.t),
+                self.eps,
+            )
+            return
+        full = self.scalar or A == self.W.shape[0]
+        W, m, v, G = (self.W, self.m, self.v, G) if full else (self.W[:A], self.m[:A], self.v[:A], G[:A])
+        m.lerp_(G, 1 - b1)
+        v.mul_(b2).addcmul_(G, G, value=1 - b2)
+        denom = v.sqrt().div_(math.sqrt(1 - b2**self.t)).add_(self.eps)
+        lr = self.lr if self.scalar else self.lr[:A]
+        if self.scalar or (lr == lr[0]).all():  # one lr for all (e.g. the seeds of one setting): no extra op
+            W.addcdiv_(m, denom, value=-float(np.max(lr)) / (1 - b1**self.t))
+        else:
+            step = torch.as_tensor(-lr / (1 - b1**self.t), dtype=W.dtype).to(W.device)
+            W.addcdiv_(m.mul(step.reshape((A,) + (1,) * (W.dim() - 1))), denom)
 
 
-@torch.no_grad()
-def per_prompt_mse(model: str, d: _Data, W_KQ, W_PV, chunk: int = 100) -> torch.Tensor:
-    """‖x̂ − x‖²/n for every prompt of a split (softmax: in chunks, so a chunk's context stays in cache)."""
-    forward = _KERNELS[model][0]
-    if model == "linear":
-        chunk = len(d)
-    out = []
-    for start in range(0, len(d), chunk):
-        idx = slice(start, start + chunk)
-        pred, _ = forward(d, idx, W_KQ, W_PV)
-        out.append((pred - d.t[idx]).square().mean(-1))
-    return torch.cat(out)
+# ----------------------------------------------------------------------------- ensembles
 
 
-def _progress(cfg: TrainConfig):
-    show = cfg.progress if cfg.progress is not None else sys.stderr.isatty()
+def _progress(total: int, desc: str, show: bool | None):
+    show = show if show is not None else sys.stderr.isatty()
     if not show:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=cfg.epochs, desc=cfg.label or cfg.model, leave=False)
+    return tqdm(total=total, desc=desc, leave=False)
+
+
+def _agree(members: list[Member], name: str, given):
+    if given is not None:
+        return given
+    values = {getattr(m.cfg, name) for m in members}
+    if len(values) > 1:
+        raise ValueError(
+            f"the members' TrainConfig.{name} disagree ({sorted(map(str, values))}); pass {name}= to train_ensemble"
+        )
+    return values.pop()
+
+
+def _group_key(m: Member, i: int) -> tuple:
+    tr, te = m.train_set, m.test_set
+    if m.online:
+        n, L, P = tr.n, tr.L, tr.num_prompts
+        dtype = np.dtype(_np(te.X[:0]).dtype)
+    else:
+        P, L, n = tr.X.shape
+        dtype = np.dtype(_np(tr.X[:0]).dtype)
+    if m.cfg.batch_size > P:
+        raise ValueError(
+            f"batch_size={m.cfg.batch_size} is larger than the training set ({P} prompts)"
+            f" of {m.cfg.label or m.cfg.model}"
+        )
+    if tuple(te.X.shape[1:]) != (L, n):
+        raise ValueError(
+            f"test prompts of {m.cfg.label or m.cfg.model} have shape {tuple(te.X.shape[1:])}, "
+            f"training prompts ({L}, {n})"
+        )
+    return (m.cfg.model, m.online, int(n), int(L), int(P), int(te.X.shape[0]), int(m.cfg.batch_size), dtype.str)
+
+
+class _SubEnsemble:
+    """Members with the same model, shapes and batch size, trained in lock-step (sorted by epochs, longest first)."""
+
+    def __init__(self, members: list[Member], device: torch.device, kernel: str):
+        self.members = sorted(members, key=lambda m: -m.cfg.epochs)  # stable: ties keep their order
+        m0 = self.members[0]
+        self.model, self.online = m0.cfg.model, m0.online
+        self.B = m0.cfg.batch_size
+        self.device = device
+        self.kind = kernels.kernel_choice(kernel, self.model, device.type)
+        self.kernel = _Kernel(self.model, self.kind, m0.cfg.eval_chunk)
+        self.R = len(self.members)
+        self.epochs = [m.cfg.epochs for m in self.members]
+        self.dtype = np.dtype(_np(m0.test_set.X[:0]).dtype)
+
+    def _split(self, batches, batch_rows=0) -> _Split:
+        return _Split(batches, self.model, self.device, self.dtype, self.kind == "fused", batch_rows)
+
+    def run(self, bar) -> list[TrainResult]:
+        R, B = self.R, self.B
+        torch_dtype = torch.from_numpy(np.zeros(0, self.dtype)).dtype
+        gens = [torch.Generator(device="cpu").manual_seed(int(m.cfg.seed)) for m in self.members]
+        W = torch.empty(R, 2, *(2 * [self._n()]), dtype=torch_dtype)
+        for r, g in enumerate(gens):
+            W_KQ0, W_PV0 = init_weights(self._n(), g)  # the same draw as a solo run: reproducible "untrained" weights
+            W[r, 0], W[r, 1] = W_KQ0, W_PV0
+        W = W.to(self.device)
+        G = torch.zeros_like(W)
+        opt = Adam(W, lr=[m.cfg.lr for m in self.members], fused=self.kind == "fused")
+        milestones = [m.cfg.milestone_epochs() for m in self.members]
+
+        t0 = time.perf_counter()
+        te = self._split([m.test_set for m in self.members])
+        if self.online:
+            tr = self._split([m.train_set.sample(1) for m in self.members], R * B)
+        else:
+            tr = self._split([m.train_set for m in self.members], R * B)
+        P = tr.P
+        E = max(self.epochs)
+        curves = np.full((R, E + 1, 4), np.nan)
+        lrs = np.full((R, E + 1), np.nan)
+
+        def record(epoch: int, A: int):
+            tr_mse = self.kernel.mse(tr, W, A).mean(-1)
+            te_mse = self.kernel.mse(te, W, A).mean(-1)
+            diag = torch.diagonal(W[:A], dim1=-2, dim2=-1).double().mean(-1).cpu().numpy()  # (A, 2): beta, alpha
+            curves[:A, epoch] = np.stack([tr_mse, te_mse, diag[:, 1], diag[:, 0]], axis=1)
+            for r in range(A):
+                c = curves[r, epoch]
+                exploded = epoch > 0 and c[0] > self.members[r].cfg.divergence_factor * curves[r, 0, 0]
+                if exploded or not np.isfinite(c).all():
+                    raise TrainingDiverged(
+                        f"training diverged (train MSE {c[0]}, test MSE {c[1]}) at epoch {epoch} of "
+                        f"{self.members[r].describe()}" + (f" (member {r + 1} of an ensemble of {R})" if R > 1 else "")
+                    )
+
+        record(0, R)
+        lrs[:, 0] = opt.lr
+        for epoch in range(1, E + 1):
+            A = sum(e >= epoch for e in self.epochs)  # active members: a prefix (sorted by epochs)
+            if self.online:
+                if epoch > 1:
+                    tr = self._split([m.train_set.sample(epoch) for m in self.members[:A]], A * B)
+                idx = torch.arange(P).expand(A, P)
+            else:
+                idx = torch.stack([torch.randperm(P, generator=gens[r]) for r in range(A)])
+            idx = idx.to(self.device)
+            for start in range(0, P, B):
+                self.kernel.grads(tr, idx[:, start : start + B].contiguous(), W, G)
+                opt.step(G, A)
+            lrs[:A, epoch] = opt.lr[:A]  # the lr used during this epoch
+            for r in range(A):  # MultiStepLR: decay after each milestone epoch
+                opt.lr[r] *= self.members[r].cfg.lr_gamma ** milestones[r].count(epoch)
+            record(epoch, A)
+            if bar is not None:
+                bar.update(A)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - t0
+        Wf = W.cpu().double().numpy()
+        out = []
+        for r, m in enumerate(self.members):
+            E_r = m.cfg.epochs
+            out.append(
+                TrainResult(
+                    train_mse=curves[r, : E_r + 1, 0].copy(),
+                    test_mse=curves[r, : E_r + 1, 1].copy(),
+                    alpha=curves[r, : E_r + 1, 2].copy(),
+                    beta=curves[r, : E_r + 1, 3].copy(),
+                    lr=lrs[r, : E_r + 1].copy(),
+                    W_KQ=Wf[r, 0].copy(),
+                    W_PV=Wf[r, 1].copy(),
+                    seconds=seconds / R,
+                    device=str(self.device),
+                    info=weight_summary(torch.from_numpy(Wf[r, 0]), torch.from_numpy(Wf[r, 1])),
+                    ensemble_size=R,
+                    ensemble_seconds=seconds,
+                    kernel=self.kind,
+                )
+            )
+        return out
+
+    def _n(self) -> int:
+        return int(self.members[0].test_set.X.shape[-1])
 
 
 @torch.no_grad()
-def train(train_set: PromptBatch, test_set: PromptBatch, cfg: TrainConfig) -> TrainResult:
-    """Train W_KQ, W_PV of ``cfg.model`` on ``train_set`` with Adam; evaluate both splits every epoch."""
-    if cfg.threads is not None:
-        torch.set_num_threads(max(1, int(cfg.threads)))
-    device = resolve_device(cfg.device)
-    if cfg.batch_size > train_set.num_prompts:
-        raise ValueError(
-            f"batch_size={cfg.batch_size} is larger than the training set ({train_set.num_prompts} prompts)"
-        )
-    n = train_set.X.shape[-1]
-    gen = torch.Generator(device="cpu").manual_seed(int(cfg.seed))
-    W_KQ0, W_PV0 = init_weights(n, gen)
-    W = torch.stack([W_KQ0, W_PV0]).to(device)  # (W_KQ, W_PV) in one tensor: one fused Adam update
-    G = torch.empty_like(W)
-    opt = Adam(W, lr=cfg.lr)
-    milestones = cfg.milestone_epochs()
+def train_ensemble(
+    members: list[Member],
+    *,
+    device: str | None = None,
+    threads: int | None = None,
+    progress: bool | None = None,
+    kernel: str | None = None,
+) -> list[TrainResult]:
+    """Train every member (see the module docstring); results in the order of ``members``.
 
-    t0 = time.perf_counter()
-    tr = _Data(train_set, cfg.model, device, cfg.batch_size)
-    te = _Data(test_set, cfg.model, device)
-    P = len(tr)
-    E = cfg.epochs
-    curves = torch.empty(E + 1, 4, dtype=torch.float64)
-    lrs = np.empty(E + 1)
-
-    def record(epoch):
-        tr_mse = per_prompt_mse(cfg.model, tr, W[0], W[1], cfg.eval_chunk).double().mean()
-        te_mse = per_prompt_mse(cfg.model, te, W[0], W[1], cfg.eval_chunk).double().mean()
-        diag = torch.diagonal(W, dim1=-2, dim2=-1).double().mean(-1)  # (beta, alpha)
-        curves[epoch] = torch.stack([tr_mse, te_mse, diag[1], diag[0]]).cpu()
-        exploded = epoch > 0 and curves[epoch, 0] > cfg.divergence_factor * curves[0, 0]
-        if exploded or not torch.isfinite(curves[epoch]).all():
-            raise TrainingDiverged(
-                f"training diverged (train MSE {curves[epoch, 0].item()}, test MSE {curves[epoch, 1].item()}) "
-                f"at epoch {epoch} of {cfg.label or cfg.model}: model={cfg.model} lr={cfg.lr} "
-                f"batch_size={cfg.batch_size} epochs={cfg.epochs} rng_seed={cfg.seed}"
-            )
-
-    bar = _progress(cfg)
-    record(0)
-    lrs[0] = cfg.lr
-    for epoch in range(1, E + 1):
-        perm = torch.randperm(P, generator=gen).to(device)
-        for start in range(0, P, cfg.batch_size):
-            batch_grads(cfg.model, tr, perm[start : start + cfg.batch_size], W, G)
-            opt.step(G)
-        lrs[epoch] = opt.lr  # the lr used during this epoch
-        opt.lr *= cfg.lr_gamma ** milestones.count(epoch)  # MultiStepLR: decay after each milestone epoch
-        record(epoch)
+    ``device``, ``threads`` and ``progress`` default to the members' TrainConfig values, which must
+    then agree. ``kernel``: "auto" (default; ``$ICDENOISE_KERNEL`` may override), "torch" or "fused"
+    (softmax on the CPU only). Members are grouped into sub-ensembles of equal (model, online, n, L,
+    training-set size, test-set size, batch size, dtype), each trained in lock-step, one after the
+    other. A diverging member raises :class:`TrainingDiverged` naming it (label, model, lr, seed, ...).
+    """
+    if not members:
+        return []
+    device_name = _agree(members, "device", device)
+    threads = _agree(members, "threads", threads)
+    show = _agree(members, "progress", progress)
+    if threads is not None:
+        torch.set_num_threads(max(1, int(threads)))
+    dev = resolve_device(device_name)
+    groups: dict[tuple, list[int]] = {}
+    for i, m in enumerate(members):
+        groups.setdefault(_group_key(m, i), []).append(i)
+    total = sum(m.cfg.epochs for m in members)
+    desc = members[0].cfg.label or members[0].cfg.model if len(members) == 1 else f"ensemble of {len(members)}"
+    bar = _progress(total, desc, show)
+    results: list[TrainResult | None] = [None] * len(members)
+    try:
+        for idxs in groups.values():
+            sub = _SubEnsemble([members[i] for i in idxs], dev, kernel)
+            order = sorted(idxs, key=lambda i: -members[i].cfg.epochs)  # the sub-ensemble's (stable) order
+            for i, res in zip(order, sub.run(bar), strict=True):
+                results[i] = res
+    finally:
         if bar is not None:
-            bar.update(1)
-            bar.set_postfix(train=f"{curves[epoch, 0]:.4g}", test=f"{curves[epoch, 1]:.4g}")
-    if bar is not None:
-        bar.close()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - t0
-    Wf = W.cpu().double().numpy()
-    c = curves.numpy()
-    return TrainResult(
-        train_mse=c[:, 0],
-        test_mse=c[:, 1],
-        alpha=c[:, 2],
-        beta=c[:, 3],
-        lr=lrs,
-        W_KQ=Wf[0],
-        W_PV=Wf[1],
-        seconds=seconds,
-        device=str(device),
-        info=weight_summary(torch.from_numpy(Wf[0]), torch.from_numpy(Wf[1])),
-    )
+            bar.close()
+    return results
+
+
+def train(
+    train_set: PromptBatch | OnlinePrompts, test_set: PromptBatch, cfg: TrainConfig, *, kernel: str | None = None
+) -> TrainResult:
+    """Train W_KQ, W_PV of ``cfg.model`` on ``train_set`` with Adam; evaluate both splits every epoch.
+
+    The one-member case of :func:`train_ensemble`.
+    """
+    return train_ensemble([Member(train_set, test_set, cfg)], kernel=kernel)[0]

@@ -78,8 +78,9 @@ def data_seeds():
     return sorted({data_seed(s) for s in SEEDS})
 
 
-def data_file(wildcards):
-    return f"{RESULTS}/data/{wildcards.case}/seed{data_seed(wildcards.seed)}.npz"
+def data_files(case):
+    """The datasets of a case, in the order of data_seeds() (case may be a wildcard pattern)."""
+    return [f"{RESULTS}/data/{case}/seed{s}.npz" for s in data_seeds()]
 
 
 def case_params(case):
@@ -106,21 +107,30 @@ def gpu_tokens():
     return 1 if dev == "cuda" or (dev == "auto" and gpu_visible()) else 0
 
 
-def fig3_runs():
-    return expand(
-        f"{RESULTS}/runs/fig3/{{case}}/{{model}}/seed{{seed}}.npz",
-        case=CASES,
-        model=MODELS,
-        seed=SEEDS,
-    )
+def fig3_runs(case):
+    """The Figure 3 run files of a case (case may be a wildcard pattern): models outer, seeds inner."""
+    return [
+        f"{RESULTS}/runs/fig3/{case}/{m}/seed{s}.npz" for m in MODELS for s in SEEDS
+    ]
 
 
-def fig3_baselines():
-    return expand(
-        f"{RESULTS}/evaluations/baselines/{{case}}/seed{{seed}}.parquet",
-        case=CASES,
-        seed=data_seeds(),
-    )
+def context_sweep_runs(model):
+    """Figure 4a run files of one model (may be "{model}"): L outer, seed inner (the order of its runs param)."""
+    cs = config["context_sweep"]
+    return [
+        f"{RESULTS}/runs/context_sweep/L{L}/{model}/seed{s}.npz"
+        for L in cs["L"]
+        for s in cs["seeds"]
+    ]
+
+
+def dim_shift_runs(case):
+    """The runs Figure 4b evaluates for a case: subspace, the linear runs of train_dim_shift; sphere and
+    gmm, the Figure 3 softmax runs of the dim_shift seeds."""
+    seeds = config["dim_shift"]["seeds"]
+    if case == "subspace":
+        return [f"{RESULTS}/runs/dim_shift/subspace/linear/seed{s}.npz" for s in seeds]
+    return [f"{RESULTS}/runs/fig3/{case}/softmax/seed{s}.npz" for s in seeds]
 
 
 # Final targets of the default target: each study's rule file extends this list with its figures.

@@ -13,25 +13,30 @@ if enabled("context_sweep"):
 
 
 rule train_context_sweep:
-    """One (L, seed) of Figure 4a: sample a subspace dataset with L context tokens, train every model on it."""
+    """Figure 4a training of one model: every (L, seed), the seeds of each L as one batched ensemble."""
     output:
-        runs=[
-            f"{RESULTS}/runs/context_sweep/L{{L}}/{m}/seed{{seed}}.npz"
-            for m in CS["models"]
-        ],
+        runs=context_sweep_runs("{model}"),
     log:
-        f"{RESULTS}/logs/train_context_sweep/L{{L}}_seed{{seed}}.log",
+        f"{RESULTS}/logs/train_context_sweep/{{model}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/train_context_sweep/L{{L}}_seed{{seed}}.tsv"
-    wildcard_constraints:
-        L=r"\d+",
+        f"{RESULTS}/benchmarks/train_context_sweep/{{model}}.tsv"
     conda:
         "../../envs/train.yaml"
     threads: config["train"]["threads"]
     resources:
         gpu=gpu_tokens(),
     params:
-        models=CS["models"],
+        runs=lambda w: [
+            dict(
+                model=w.model,
+                L=L,
+                seed=s,
+                train_seed=seed_for("context_sweep_train", w.model, L, s),
+                data_seed=seed_for("context_sweep_data", L, s),
+            )
+            for L in CS["L"]
+            for s in CS["seeds"]
+        ],
         n=config["n"],
         n_train=config["n_train"],
         n_test=config["n_test"],
@@ -39,11 +44,7 @@ rule train_context_sweep:
         epochs=config["cases"]["subspace"]["epochs"],
         train_settings=TRAIN_SETTINGS,
         fresh_prompts=CS["fresh_prompts"],
-        data_seed=lambda w: seed_for("context_sweep_data", w.L, w.seed),
-        fresh_seed=lambda w: seed_for("context_sweep_fresh", w.L, w.seed),
-        train_seeds=lambda w: {
-            m: seed_for("context_sweep_train", m, w.L, w.seed) for m in CS["models"]
-        },
+        fresh_seeds={L: seed_for("context_sweep_fresh", L) for L in CS["L"]},
     script:
         "../scripts/train_context_sweep.py"
 
@@ -51,12 +52,7 @@ rule train_context_sweep:
 rule gather_context_sweep:
     """Figure 4a tables: final MSEs and weights per (model, L, seed); closed-form theory along L."""
     input:
-        runs=expand(
-            f"{RESULTS}/runs/context_sweep/L{{L}}/{{model}}/seed{{seed}}.npz",
-            L=CS["L"],
-            model=CS["models"],
-            seed=CS["seeds"],
-        ),
+        runs=[r for m in CS["models"] for r in context_sweep_runs(m)],
     output:
         table=f"{RESULTS}/tables/context_sweep.parquet",
         theory=f"{RESULTS}/tables/context_sweep_theory.parquet",

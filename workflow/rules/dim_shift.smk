@@ -17,13 +17,13 @@ if enabled("dim_shift"):
 
 
 rule train_dim_shift:
-    """Figure 4b model: linear attention on its own subspace dataset (d, L of dim_shift.cases.subspace)."""
+    """Figure 4b models: linear attention, each seed on its own subspace dataset, one batched ensemble."""
     output:
-        run=f"{RESULTS}/runs/dim_shift/subspace/linear/seed{{seed}}.npz",
+        runs=dim_shift_runs("subspace"),
     log:
-        f"{RESULTS}/logs/train_dim_shift/subspace_linear_seed{{seed}}.log",
+        f"{RESULTS}/logs/train_dim_shift/subspace_linear.log",
     benchmark:
-        f"{RESULTS}/benchmarks/train_dim_shift/subspace_linear_seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/train_dim_shift/subspace_linear.tsv"
     conda:
         "../../envs/train.yaml"
     threads: config["train"]["threads"]
@@ -40,34 +40,35 @@ rule train_dim_shift:
             **TRAIN_SETTINGS,
             "lr_milestones": DS["cases"]["subspace"]["lr_milestones"],
         },
-        data_seed=lambda w: seed_for("dim_shift_data", "subspace", w.seed),
-        train_seed=lambda w: seed_for("dim_shift_train", "subspace", "linear", w.seed),
+        runs=[
+            dict(
+                seed=s,
+                data_seed=seed_for("dim_shift_data", "subspace", s),
+                train_seed=seed_for("dim_shift_train", "subspace", "linear", s),
+            )
+            for s in DS["seeds"]
+        ],
     script:
         "../scripts/train_dim_shift.py"
 
 
 rule evaluate_dim_shift:
-    """Trained and untrained model of one (case, seed) on fresh prompts at every shifted value and L."""
+    """Every trained and untrained model of one case on the same fresh prompts at every shifted value and L."""
     input:
-        # subspace: the run trained above; sphere, gmm: the Figure 3 softmax run of that seed
-        run=lambda w: (
-            f"{RESULTS}/runs/dim_shift/subspace/linear/seed{w.seed}.npz"
-            if w.case == "subspace"
-            else f"{RESULTS}/runs/fig3/{w.case}/softmax/seed{w.seed}.npz"
-        ),
+        runs=lambda w: dim_shift_runs(w.case),
     output:
-        f"{RESULTS}/evaluations/dim_shift/{{case}}/seed{{seed}}.json",
+        f"{RESULTS}/evaluations/dim_shift/{{case}}.json",
     log:
-        f"{RESULTS}/logs/evaluate_dim_shift/{{case}}_seed{{seed}}.log",
+        f"{RESULTS}/logs/evaluate_dim_shift/{{case}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate_dim_shift/{{case}}_seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/evaluate_dim_shift/{{case}}.tsv"
     conda:
         "../../envs/train.yaml"
     params:
         eval_values=lambda w: DS["cases"][w.case]["eval_values"],
         L_eval=DS["L_eval"],
         eval_prompts=DS["eval_prompts"],
-        eval_seed=lambda w: seed_for("dim_shift_eval", w.case, w.seed),
+        eval_seed=lambda w: seed_for("dim_shift_eval", w.case),
     script:
         "../scripts/evaluate_dim_shift.py"
 
@@ -95,11 +96,7 @@ rule dim_shift_oracles:
 rule gather_dim_shift:
     """Figure 4b tables: evaluations, oracles and the case-1 finite-L theory at the shifted settings."""
     input:
-        evals=expand(
-            f"{RESULTS}/evaluations/dim_shift/{{case}}/seed{{seed}}.json",
-            case=DS_CASES,
-            seed=DS["seeds"],
-        ),
+        evals=expand(f"{RESULTS}/evaluations/dim_shift/{{case}}.json", case=DS_CASES),
         oracles=expand(
             f"{RESULTS}/evaluations/dim_shift_oracles/{{case}}.parquet", case=DS_CASES
         ),

@@ -40,6 +40,7 @@ rule hopfield_iterations:
         prompts=HI["prompts"],
         steps=HI["steps"],
         gamma_fracs=HI["gamma_fracs"],
+        dtype=HI["dtype"],
         subspace_beta=config["heuristics"]["subspace_beta"],
         rng_seed=lambda w: seed_for("hopfield", w.case),
     script:

@@ -14,11 +14,11 @@ if enabled("training_dynamics"):
 
 
 rule sample_prompts:
-    """Sample n_train + n_test prompts of one case from one data seed (numpy, no torch)."""
+    """The datasets of one case: n_train + n_test prompts per data seed (numpy, no torch)."""
     output:
-        f"{RESULTS}/data/{{case}}/seed{{seed}}.npz",
+        data_files("{case}"),
     log:
-        f"{RESULTS}/logs/sample_prompts/{{case}}_seed{{seed}}.log",
+        f"{RESULTS}/logs/sample_prompts/{{case}}.log",
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -26,49 +26,62 @@ rule sample_prompts:
         n=config["n"],
         L=config["L"],
         num_prompts=config["n_train"] + config["n_test"],
-        seed=lambda w: seed_for("data", w.case, w.seed),
+        rng_seeds=lambda w: [seed_for("data", w.case, s) for s in data_seeds()],
     script:
         "../scripts/sample_prompts.py"
 
 
 rule train:
-    """Train one attention model (Figure 3): one job per (case, model, seed)."""
+    """Figure 3 training of one case: every (model, seed) run as one batched ensemble, one file per run."""
     input:
-        data=data_file,
+        data=lambda w: data_files(w.case),
     output:
-        run=f"{RESULTS}/runs/fig3/{{case}}/{{model}}/seed{{seed}}.npz",
+        runs=fig3_runs("{case}"),
     log:
-        f"{RESULTS}/logs/train/{{case}}_{{model}}_seed{{seed}}.log",
+        f"{RESULTS}/logs/train/{{case}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/train/{{case}}_{{model}}_seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/train/{{case}}.tsv"
     conda:
         "../../envs/train.yaml"
     threads: config["train"]["threads"]
     resources:
         gpu=gpu_tokens(),
     params:
+        data_seeds=data_seeds(),
+        runs=lambda w: [
+            dict(
+                model=m,
+                seed=s,
+                train_seed=seed_for("train", w.case, m, s),
+                data_seed=data_seed(s),
+            )
+            for m in MODELS
+            for s in SEEDS
+        ],
         epochs=lambda w: config["cases"][w.case]["epochs"],
         n_train=config["n_train"],
         train_settings=TRAIN_SETTINGS,
-        train_seed=lambda w: seed_for("train", w.case, w.model, w.seed),
     script:
         "../scripts/train.py"
 
 
 rule evaluate_baselines:
-    """Oracle estimators (zero, Bayes, projection, GMM sigma0->0) on one dataset and fresh prompts."""
+    """Oracle estimators (zero, Bayes, projection, GMM sigma0->0) of one case on its datasets and fresh prompts."""
     input:
-        data=f"{RESULTS}/data/{{case}}/seed{{seed}}.npz",
+        data=lambda w: data_files(w.case),
     output:
-        f"{RESULTS}/evaluations/baselines/{{case}}/seed{{seed}}.parquet",
+        f"{RESULTS}/evaluations/baselines/{{case}}.parquet",
     log:
-        f"{RESULTS}/logs/evaluate_baselines/{{case}}_seed{{seed}}.log",
+        f"{RESULTS}/logs/evaluate_baselines/{{case}}.log",
     conda:
         "../../envs/analysis.yaml"
     params:
+        data_seeds=data_seeds(),
         n_train=config["n_train"],
         fresh_prompts=TD["baseline_fresh_prompts"],
-        fresh_seed=lambda w: seed_for("baselines_fresh", w.case, w.seed),
+        fresh_seeds=lambda w: [
+            seed_for("baselines_fresh", w.case, s) for s in data_seeds()
+        ],
     script:
         "../scripts/evaluate_baselines.py"
 
@@ -76,8 +89,10 @@ rule evaluate_baselines:
 rule gather_training_dynamics:
     """Figure 3 tables: training curves, final weights, weight matrices, baselines, run metadata."""
     input:
-        runs=fig3_runs(),
-        baselines=fig3_baselines(),
+        runs=[r for c in CASES for r in fig3_runs(c)],
+        baselines=expand(
+            f"{RESULTS}/evaluations/baselines/{{case}}.parquet", case=CASES
+        ),
     output:
         curves=f"{RESULTS}/tables/training_curves.parquet",
         weights=f"{RESULTS}/tables/trained_weights.parquet",

@@ -1,4 +1,4 @@
-"""Rule evaluate_baselines (Figure 3): oracle estimators on one dataset (train/test split) and fresh prompts."""
+"""Rule evaluate_baselines (Figure 3): every oracle of one case on its datasets and on fresh prompts."""
 
 import sys
 
@@ -8,5 +8,4 @@ from icdenoise.jobs import rule_kwargs, run_rule
 from icdenoise.studies.training_dynamics import evaluate_baselines
 
 sm = snakemake
-kwargs = rule_kwargs(sm, wildcards={"case": str, "seed": int})
-run_rule(sm, evaluate_baselines, sm.input.data, sm.output[0], **kwargs)
+run_rule(sm, evaluate_baselines, list(sm.input.data), sm.output[0], **rule_kwargs(sm, wildcards={"case": str}))

@@ -1,4 +1,4 @@
-"""Rule evaluate_dim_shift (Figure 4b): one (case, seed) model, trained and untrained, at every shifted setting."""
+"""Rule evaluate_dim_shift (Figure 4b): every model of one case, trained and untrained, at every shifted setting."""
 
 import sys
 
@@ -8,5 +8,5 @@ from icdenoise.jobs import rule_kwargs, run_rule
 from icdenoise.studies.dim_shift import evaluate_dim_shift
 
 sm = snakemake
-kwargs = rule_kwargs(sm, wildcards={"case": str, "seed": int}, threads=True)
-run_rule(sm, evaluate_dim_shift, sm.input.run, sm.output[0], **kwargs)
+kwargs = rule_kwargs(sm, wildcards={"case": str}, threads=True)
+run_rule(sm, evaluate_dim_shift, list(sm.input.runs), sm.output[0], **kwargs)

@@ -1,4 +1,4 @@
-"""Rule train_context_sweep (Figure 4a): one (L, seed), every model trained on the same dataset."""
+"""Rule train_context_sweep (Figure 4a): one model at every (L, seed), the seeds of each L batched."""
 
 import sys
 
@@ -8,6 +8,4 @@ from icdenoise.jobs import rule_kwargs, run_rule
 from icdenoise.studies.context_sweep import train_context_sweep
 
 sm = snakemake
-kwargs = rule_kwargs(sm, wildcards={"L": int, "seed": int}, threads=True, gpu_token=True)
-outs = dict(zip(kwargs.pop("models"), sm.output.runs, strict=True))
-run_rule(sm, train_context_sweep, outs, **kwargs)
+run_rule(sm, train_context_sweep, list(sm.output.runs), **rule_kwargs(sm, threads=True, gpu_token=True))

@@ -1,4 +1,4 @@
-"""Rule train_dim_shift (Figure 4b): the linear-attention model (subspace case, one seed)."""
+"""Rule train_dim_shift (Figure 4b): the linear-attention models of every seed, one batched ensemble."""
 
 import sys
 
@@ -8,5 +8,4 @@ from icdenoise.jobs import rule_kwargs, run_rule
 from icdenoise.studies.dim_shift import train_dim_shift
 
 sm = snakemake
-kwargs = rule_kwargs(sm, wildcards={"seed": int}, threads=True, gpu_token=True)
-run_rule(sm, train_dim_shift, sm.output.run, **kwargs)
+run_rule(sm, train_dim_shift, list(sm.output.runs), **rule_kwargs(sm, threads=True, gpu_token=True))

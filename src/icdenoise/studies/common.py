@@ -11,7 +11,6 @@ import numpy as np
 
 from ..io import load_run
 from ..jobs import versions
-from ..tasks import sample_prompts
 
 log = logging.getLogger("icdenoise")
 
@@ -56,45 +55,27 @@ def model_mse(model: str, X, x_query, x_target, W_KQ, W_PV, chunk: int = 250) ->
     return np.concatenate(out)
 
 
-def train_one(
-    *,
-    case,
-    model,
-    L,
-    n,
-    n_train,
-    n_test,
-    case_params,
-    epochs,
-    train_settings,
-    data_seed,
-    train_seed,
-    device,
-    threads,
-    label,
-):
-    """Sample n_train + n_test prompts of ``case`` at context length L from ``data_seed`` and train ``model``."""
-    from ..train import TrainConfig, train
-
-    batch = sample_prompts(case, n_train + n_test, data_seed, n=n, L=L, **case_params)
-    cfg = TrainConfig.from_settings(
-        model, epochs, train_settings, seed=int(train_seed), device=device, threads=threads, label=label
-    )
-    res = train(batch.subset(slice(0, n_train)), batch.subset(slice(n_train, None)), cfg)
-    return batch, cfg, res
+def ensemble_meta(res) -> dict:
+    """How a run was trained (device, kernel, its ensemble): run metadata, never part of a result table."""
+    return {
+        "device": res.device,
+        "seconds": res.seconds,
+        "kernel": res.kernel,
+        "ensemble_size": int(res.ensemble_size),
+        "ensemble_seconds": float(res.ensemble_seconds),
+    }
 
 
 def run_record(res, cfg, meta: dict) -> tuple[dict, dict]:
-    arrays = res.arrays()
+    """The arrays and metadata a run file stores: ``meta`` plus settings, training facts and weight summary."""
     meta = {
         **meta,
         "settings": {k: v for k, v in cfg.__dict__.items() if k != "progress"},
-        "device": res.device,
-        "seconds": res.seconds,
+        **ensemble_meta(res),
         "versions": versions(),
         **{k: float(v) for k, v in res.info.items()},
     }
-    return arrays, meta
+    return res.arrays(), meta
 
 
 def heuristic_points(case: str, params: dict, subspace_beta: float) -> list[dict]:

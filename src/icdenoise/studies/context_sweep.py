@@ -15,7 +15,7 @@ import numpy as np
 from ..io import load_run, save_run, write_table
 from ..jobs import prepare_torch
 from ..tasks import sample_prompts
-from .common import mean_se, model_mse, run_record, train_one
+from .common import mean_se, model_mse, run_record
 
 log = logging.getLogger("icdenoise")
 
@@ -52,87 +52,100 @@ CONTEXT_THEORY_COLUMNS = {
 
 
 def train_context_sweep(
-    outs: dict[str, str],
+    outs: list[str],
     *,
-    L: int,
-    seed: int,
+    runs: list[dict],
     n: int,
     n_train: int,
     n_test: int,
     case_params: dict,
     epochs: int,
     train_settings: dict,
-    data_seed: int,
-    train_seeds: dict[str, int],
     fresh_prompts: int,
-    fresh_seed: int,
+    fresh_seeds: dict,
     device: str = "auto",
     threads: int = 1,
     gpu_token: int = 0,
-) -> dict[str, dict]:
-    """One (L, seed) job of Fig. 4a: sample a subspace dataset at context length L, train every model of
-    ``outs`` (model -> run file) on it, and evaluate each on ``fresh_prompts`` fresh prompts at the same L.
+) -> list[dict]:
+    """Fig. 4a training job: the runs ``runs[i]`` = {"model", "L", "seed", "train_seed", "data_seed"} -> ``outs[i]``.
 
-    All models see the same dataset and the same fresh prompts (paired comparison). Returns the metas.
+    For each context length L: sample the subspace dataset of each data seed at that L (n_train + n_test
+    prompts), train every run at that L as one batched ensemble (each member exactly as it would be trained
+    alone), and evaluate each trained model on ``fresh_prompts`` fresh prompts at the same L (seed
+    ``fresh_seeds[L]``; the same prompts for every model and seed: paired comparisons). One L at a time, so
+    memory stays that of one L's datasets.
     """
+    from ..train import Member, TrainConfig, train_ensemble
+
     prepare_torch(threads, gpu_token, device)
-    fresh = sample_prompts("subspace", fresh_prompts, fresh_seed, n=n, L=L, **case_params) if fresh_prompts else None
-    metas = {}
-    for model, out in outs.items():
-        label = f"context_sweep L={L} model={model} seed={seed}"
-        batch, cfg, res = train_one(
-            case="subspace",
-            model=model,
-            L=L,
-            n=n,
-            n_train=n_train,
-            n_test=n_test,
-            case_params=case_params,
-            epochs=epochs,
-            train_settings=train_settings,
-            data_seed=data_seed,
-            train_seed=train_seeds[model],
-            device=device,
-            threads=threads,
-            label=label,
+    by_L: dict[int, list[int]] = {}
+    for i, run in enumerate(runs):
+        by_L.setdefault(int(run["L"]), []).append(i)
+    metas = [None] * len(runs)
+    for L, idxs in by_L.items():
+        data = {
+            s: sample_prompts("subspace", n_train + n_test, s, n=n, L=L, **case_params)
+            for s in dict.fromkeys(int(runs[i]["data_seed"]) for i in idxs)
+        }
+        fresh_seed = int(fresh_seeds[L])
+        fresh = (
+            sample_prompts("subspace", fresh_prompts, fresh_seed, n=n, L=L, **case_params) if fresh_prompts else None
         )
-        fresh_mse, fresh_se = float("nan"), float("nan")
-        if fresh is not None:
-            fresh_mse, fresh_se = mean_se(model_mse(model, fresh.X, fresh.x_query, fresh.x_target, res.W_KQ, res.W_PV))
-        arrays, meta = run_record(
-            res,
-            cfg,
-            {
-                "study": "context_sweep",
-                "case": "subspace",
-                "model": model,
-                "L": int(L),
-                "seed": int(seed),
-                "train_seed": int(train_seeds[model]),
-                "data_seed": int(data_seed),
-                "epochs": int(epochs),
-                "n_train": int(n_train),
-                "n_test": int(n_test),
-                "prompt_params": batch.params,
-                "fresh_prompts": int(fresh_prompts),
-                "fresh_seed": int(fresh_seed),
-                "fresh_mse": fresh_mse,
-                "fresh_mse_se": fresh_se,
-            },
-        )
-        save_run(out, arrays, meta)
-        log.info(
-            "%s: %d epochs in %.2f s on %s; final train %.5f test %.5f fresh %.5f alpha*beta %.4f",
-            label,
-            epochs,
-            res.seconds,
-            res.device,
-            res.train_mse[-1],
-            res.test_mse[-1],
-            fresh_mse,
-            res.alpha[-1] * res.beta[-1],
-        )
-        metas[model] = meta
+        members = []
+        for i in idxs:
+            run = runs[i]
+            batch = data[int(run["data_seed"])]
+            label = f"context_sweep L={L} model={run['model']} seed={run['seed']}"
+            cfg = TrainConfig.from_settings(
+                run["model"],
+                epochs,
+                train_settings,
+                seed=int(run["train_seed"]),
+                device=device,
+                threads=threads,
+                label=label,
+            )
+            members.append(Member(batch.subset(slice(0, n_train)), batch.subset(slice(n_train, None)), cfg))
+        for i, member, res in zip(idxs, members, train_ensemble(members), strict=True):
+            run, model = runs[i], runs[i]["model"]
+            fresh_mse, fresh_se = float("nan"), float("nan")
+            if fresh is not None:
+                per_prompt = model_mse(model, fresh.X, fresh.x_query, fresh.x_target, res.W_KQ, res.W_PV)
+                fresh_mse, fresh_se = mean_se(per_prompt)
+            arrays, meta = run_record(
+                res,
+                member.cfg,
+                {
+                    "study": "context_sweep",
+                    "case": "subspace",
+                    "model": model,
+                    "L": int(L),
+                    "seed": int(run["seed"]),
+                    "train_seed": int(run["train_seed"]),
+                    "data_seed": int(run["data_seed"]),
+                    "epochs": int(epochs),
+                    "n_train": int(n_train),
+                    "n_test": int(n_test),
+                    "prompt_params": data[int(run["data_seed"])].params,
+                    "fresh_prompts": int(fresh_prompts),
+                    "fresh_seed": fresh_seed,
+                    "fresh_mse": fresh_mse,
+                    "fresh_mse_se": fresh_se,
+                },
+            )
+            save_run(outs[i], arrays, meta)
+            log.info(
+                "%s: %d epochs on %s (ensemble of %d); final train %.5f test %.5f fresh %.5f alpha*beta %.4f",
+                member.cfg.label,
+                epochs,
+                res.device,
+                res.ensemble_size,
+                res.train_mse[-1],
+                res.test_mse[-1],
+                fresh_mse,
+                res.alpha[-1] * res.beta[-1],
+            )
+            metas[i] = meta
     return metas
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from ..io import load_run, save_run, write_json
 from ..jobs import prepare_torch
 from ..tasks import CASE_PARAMS, derive_seed, sample_prompts
-from .common import initial_weights, mean_se, model_mse, run_record, train_one
+from .common import initial_weights, mean_se, model_mse, run_record
 
 log = logging.getLogger("icdenoise")
 
@@ -69,9 +69,9 @@ DIM_SHIFT_THEORY_COLUMNS = {
 
 
 def train_dim_shift(
-    out: str,
+    outs: list[str],
     *,
-    seed: int,
+    runs: list[dict],
     L: int,
     n: int,
     n_train: int,
@@ -79,61 +79,56 @@ def train_dim_shift(
     case_params: dict,
     epochs: int,
     train_settings: dict,
-    data_seed: int,
-    train_seed: int,
     device: str = "auto",
     threads: int = 1,
     gpu_token: int = 0,
-) -> dict:
-    """Fig. 4b training run: linear attention on the subspace case (its own dataset, lr schedule as given)."""
+) -> list[dict]:
+    """Fig. 4b training: linear attention on the subspace case, ``runs[i]`` = {"seed", "data_seed", "train_seed"}
+    -> ``outs[i]``, each on its own dataset (lr schedule as given), all seeds as one batched ensemble."""
+    from ..train import Member, TrainConfig, train_ensemble
+
     prepare_torch(threads, gpu_token, device)
-    label = f"dim_shift subspace L={L} model=linear seed={seed}"
-    batch, cfg, res = train_one(
-        case="subspace",
-        model="linear",
-        L=L,
-        n=n,
-        n_train=n_train,
-        n_test=n_test,
-        case_params=case_params,
-        epochs=epochs,
-        train_settings=train_settings,
-        data_seed=data_seed,
-        train_seed=train_seed,
-        device=device,
-        threads=threads,
-        label=label,
-    )
-    arrays, meta = run_record(
-        res,
-        cfg,
-        {
-            "study": "dim_shift",
-            "case": "subspace",
-            "model": "linear",
-            "L": int(L),
-            "seed": int(seed),
-            "train_seed": int(train_seed),
-            "data_seed": int(data_seed),
-            "epochs": int(epochs),
-            "n_train": int(n_train),
-            "n_test": int(n_test),
-            "prompt_params": batch.params,
-        },
-    )
-    save_run(out, arrays, meta)
-    log.info(
-        "%s: %d epochs in %.2f s on %s; final train %.5f test %.5f alpha %.4f beta %.4f",
-        label,
-        epochs,
-        res.seconds,
-        res.device,
-        res.train_mse[-1],
-        res.test_mse[-1],
-        res.alpha[-1],
-        res.beta[-1],
-    )
-    return meta
+    batches, members = [], []
+    for run in runs:
+        batch = sample_prompts("subspace", n_train + n_test, int(run["data_seed"]), n=n, L=L, **case_params)
+        label = f"dim_shift subspace L={L} model=linear seed={run['seed']}"
+        cfg = TrainConfig.from_settings(
+            "linear", epochs, train_settings, seed=int(run["train_seed"]), device=device, threads=threads, label=label
+        )
+        batches.append(batch)
+        members.append(Member(batch.subset(slice(0, n_train)), batch.subset(slice(n_train, None)), cfg))
+    metas = []
+    for run, out, batch, member, res in zip(runs, outs, batches, members, train_ensemble(members), strict=True):
+        arrays, meta = run_record(
+            res,
+            member.cfg,
+            {
+                "study": "dim_shift",
+                "case": "subspace",
+                "model": "linear",
+                "L": int(L),
+                "seed": int(run["seed"]),
+                "train_seed": int(run["train_seed"]),
+                "data_seed": int(run["data_seed"]),
+                "epochs": int(epochs),
+                "n_train": int(n_train),
+                "n_test": int(n_test),
+                "prompt_params": batch.params,
+            },
+        )
+        save_run(out, arrays, meta)
+        log.info(
+            "%s: %d epochs on %s; final train %.5f test %.5f alpha %.4f beta %.4f",
+            member.cfg.label,
+            epochs,
+            res.device,
+            res.train_mse[-1],
+            res.test_mse[-1],
+            res.alpha[-1],
+            res.beta[-1],
+        )
+        metas.append(meta)
+    return metas
 
 
 def shifted_params(case: str, base: dict, value: int) -> dict:
@@ -144,76 +139,80 @@ def shifted_params(case: str, base: dict, value: int) -> dict:
 
 
 def evaluate_dim_shift(
-    run_path: str,
+    run_paths: list[str],
     out: str,
     *,
     case: str,
-    seed: int,
     eval_values: list[int],
     L_eval: list[int],
     eval_prompts: int,
     eval_seed: int,
     threads: int = 1,
 ) -> list[dict]:
-    """Evaluate a trained run and its initial weights on fresh prompts with the shifted parameter and L.
+    """Evaluate each trained run of ``case`` and its initial weights on fresh prompts with the shifted
+    parameter and L.
 
-    For each value v of the shifted parameter, ``eval_prompts`` prompts are sampled once with
-    max(L_eval) context tokens (seed derived from ``eval_seed`` and v); a smaller L uses the first L
-    context tokens of the same prompts (tokens are i.i.d. given the task, so each L still sees
-    fresh, exchangeable context), and the trained and the untrained model see the same prompts.
+    For each value v of the shifted parameter, ``eval_prompts`` prompts are sampled once with max(L_eval)
+    context tokens (seed derived from ``eval_seed`` and v) and every run (seed), trained and untrained, is
+    evaluated on the same prompts (paired comparisons); a smaller L uses the first L context tokens of the
+    same prompts (tokens are i.i.d. given the task, so each L still sees fresh, exchangeable context).
     Writes the rows (columns of DIM_SHIFT_COLUMNS) as JSON; gather_dim_shift makes the table.
     """
     import torch
 
     torch.set_num_threads(max(1, int(threads)))
-    arrays, meta = load_run(run_path)
-    model = meta["model"]
-    base = meta["prompt_params"]
-    n, train_L = int(base["n"]), int(base["L"])
+    runs = []
+    for path in run_paths:
+        arrays, meta = load_run(path)
+        if meta["case"] != case:
+            raise ValueError(f"{path}: a run of case {meta['case']!r}, expected {case!r}")
+        runs.append((arrays, meta))
     param = SHIFT_PARAM[case]
-    if meta["case"] != case:
-        raise ValueError(f"{run_path}: a run of case {meta['case']!r}, expected {case!r}")
-    states = {
-        "trained": (arrays["W_KQ"], arrays["W_PV"]),
-        "untrained": initial_weights(n, meta["train_seed"]),
-    }
     L_max = max(int(x) for x in L_eval)
     rows = []
     for value in eval_values:
+        base = runs[0][1]["prompt_params"]
+        n = int(base["n"])
         params = shifted_params(case, base, value)
         batch = sample_prompts(case, eval_prompts, derive_seed(eval_seed, param, int(value)), n=n, L=L_max, **params)
-        for L in sorted(int(x) for x in L_eval):
-            X = batch.X[:, :L]
-            for state, (W_KQ, W_PV) in states.items():
-                mse, se = mean_se(model_mse(model, X, batch.x_query, batch.x_target, W_KQ, W_PV))
-                rows.append(
-                    dict(
-                        case=case,
-                        model=model,
-                        param=param,
-                        n=n,
-                        train_value=int(base[param]),
-                        eval_value=int(value),
-                        train_L=train_L,
-                        L=L,
-                        model_state=state,
-                        seed=int(seed),
-                        num_prompts=int(eval_prompts),
-                        mse=mse,
-                        mse_se=se,
-                        alpha=float(np.mean(np.diag(W_PV))),
-                        beta=float(np.mean(np.diag(W_KQ))),
+        for arrays, meta in runs:
+            base, model = meta["prompt_params"], meta["model"]
+            states = {
+                "trained": (arrays["W_KQ"], arrays["W_PV"]),
+                "untrained": initial_weights(n, meta["train_seed"]),
+            }
+            for L in sorted(int(x) for x in L_eval):
+                X = batch.X[:, :L]
+                for state, (W_KQ, W_PV) in states.items():
+                    mse, se = mean_se(model_mse(model, X, batch.x_query, batch.x_target, W_KQ, W_PV))
+                    rows.append(
+                        dict(
+                            case=case,
+                            model=model,
+                            param=param,
+                            n=n,
+                            train_value=int(base[param]),
+                            eval_value=int(value),
+                            train_L=int(base["L"]),
+                            L=L,
+                            model_state=state,
+                            seed=int(meta["seed"]),
+                            num_prompts=int(eval_prompts),
+                            mse=mse,
+                            mse_se=se,
+                            alpha=float(np.mean(np.diag(W_PV))),
+                            beta=float(np.mean(np.diag(W_KQ))),
+                        )
                     )
-                )
         log.info(
-            "%s %s=%d: trained MSE per component at L=%s: %s",
+            "%s %s=%d: trained MSE per component at L=%s, per seed: %s",
             case,
             param,
             value,
             sorted(L_eval),
             [round(r["mse"], 5) for r in rows if r["eval_value"] == value and r["model_state"] == "trained"],
         )
-    write_json({"rows": rows, "run": str(run_path)}, out)
+    write_json({"rows": rows, "runs": [str(p) for p in run_paths]}, out)
     return rows
 
 

@@ -63,8 +63,9 @@ def iteration_starts(case: str, params: dict, trained: list[dict], subspace_beta
 
 
 def _errors_along(traj, x_target) -> np.ndarray:
-    """Per-prompt per-component squared error of every state of a trajectory: (K+1, B)."""
-    return (((traj - x_target) ** 2).sum(-1) / x_target.shape[-1]).numpy()
+    """Per-prompt per-component squared error of every state of a trajectory, reduced in float64: (K+1, B)."""
+    diff = traj.double() - x_target.double()
+    return ((diff**2).sum(-1) / x_target.shape[-1]).numpy()
 
 
 def iteration_errors(batch, start: dict, steps: Sequence[int], gamma_frac: float, dtype=None) -> np.ndarray:
@@ -95,20 +96,24 @@ def iteration_errors(batch, start: dict, steps: Sequence[int], gamma_frac: float
     return _errors_along(traj, xt)[steps]
 
 
-def iteration_table(case: str, batch, starts: list[dict], steps: Sequence[int], gamma_fracs: Sequence[float]):
+def iteration_table(
+    case: str, batch, starts: list[dict], steps: Sequence[int], gamma_fracs: Sequence[float], dtype: str = "float64"
+):
     """MSE after K steps for every start and step size, with paired differences to one step with γ = α.
 
     Columns: case, point, seed (−1 unless per-seed matrices), weights, alpha, beta, gamma_over_alpha, gamma, K,
     num_prompts, mse, mse_se, delta_vs_one_step (mse − mse at K = 1, γ = α, same start, same prompts),
     delta_se (paired standard error of that difference; NaN where there is no one-step reference).
+    ``dtype`` ("float32" or "float64") is the precision of the iteration; errors are reduced in float64.
     """
     import pandas as pd
+    import torch
 
     steps = sorted({int(k) for k in steps})
     fracs = [float(f) for f in gamma_fracs]
     rows = []
     for st in starts:
-        errs = {f: iteration_errors(batch, st, steps, f) for f in fracs}
+        errs = {f: iteration_errors(batch, st, steps, f, dtype=getattr(torch, dtype)) for f in fracs}
         ref = None
         if ONE_STEP["K"] in steps and ONE_STEP["gamma_over_alpha"] in errs:
             ref = errs[ONE_STEP["gamma_over_alpha"]][steps.index(ONE_STEP["K"])]
@@ -217,9 +222,10 @@ def run_iteration_study(
     gamma_fracs: Sequence[float],
     subspace_beta: float,
     rng_seed: int,
+    dtype: str = "float64",
     threads: int = 1,
 ) -> None:
-    """Rule hopfield_iterations: the iteration study of one case on ``prompts`` fresh prompts."""
+    """Rule hopfield_iterations: the iteration study of one case on ``prompts`` fresh prompts (``dtype`` iterates)."""
     import torch
 
     from ..io import write_table
@@ -237,7 +243,7 @@ def run_iteration_study(
         L,
         [(s["point"], s["seed"], round(s["alpha"], 4), round(s["beta"], 4)) for s in starts],
     )
-    df = iteration_table(case, batch, starts, steps, gamma_fracs)
+    df = iteration_table(case, batch, starts, steps, gamma_fracs, dtype=dtype)
     write_table(df, out)
     with_best = best_settings(df)
     log.info("best (K, gamma/alpha) per start:\n%s", with_best.to_string(index=False))

@@ -13,76 +13,103 @@ import numpy as np
 from ..io import concat_tables, load_prompts, load_run, save_prompts, save_run, write_table
 from ..jobs import prepare_torch, versions
 from ..tasks import CASE_PARAMS, sample_prompts
+from .common import ensemble_meta
 
 log = logging.getLogger("icdenoise")
 
 
-def sample_dataset(out: str, case: str, seed: int, n: int, L: int, num_prompts: int, params: dict) -> None:
-    """Sample ``num_prompts`` prompts of ``case`` from ``seed`` and write them to ``out``."""
-    batch = sample_prompts(case, num_prompts, seed, n=n, L=L, **params)
-    batch.params["seed"] = int(seed)
-    save_prompts(out, batch)
-    log.info(
-        "sampled %d prompts of case %s (n=%d, L=%d, %s) with seed %d -> %s", num_prompts, case, n, L, params, seed, out
-    )
+def sample_datasets(
+    outs: list[str], *, case: str, rng_seeds: list[int], n: int, L: int, num_prompts: int, params: dict
+) -> None:
+    """Rule sample_prompts: one dataset of ``num_prompts`` prompts of ``case`` per rng seed, written to ``outs``."""
+    for out, seed in zip(outs, rng_seeds, strict=True):
+        batch = sample_prompts(case, num_prompts, seed, n=n, L=L, **params)
+        batch.params["seed"] = int(seed)
+        save_prompts(out, batch)
+        log.info(
+            "sampled %d prompts of case %s (n=%d, L=%d, %s) with seed %d -> %s",
+            num_prompts,
+            case,
+            n,
+            L,
+            params,
+            seed,
+            out,
+        )
 
 
-def train_run(
-    data_path: str,
-    out: str,
+def train_runs(
+    data_paths: list[str],
+    outs: list[str],
     *,
     case: str,
-    model: str,
-    seed: int,
-    train_seed: int,
+    data_seeds: list[int],
+    runs: list[dict],
     n_train: int,
     epochs: int,
     train_settings: dict,
     device: str = "auto",
     threads: int = 1,
     gpu_token: int = 0,
-) -> dict:
-    """Train one (case, model, seed) run on the first ``n_train`` prompts, test on the rest; write ``out``."""
-    from ..train import TrainConfig, train
+) -> list[dict]:
+    """Rule train: every (model, seed) run of ``case`` in one batched ensemble; one run file per entry of ``outs``.
+
+    ``runs[i]`` = {"model", "seed", "train_seed", "data_seed"} describes ``outs[i]``; it trains on the first
+    ``n_train`` prompts of the dataset of its data seed (``data_paths`` in the order of ``data_seeds``) and is
+    tested on the rest. Each member's curves and weights are those it would get trained alone.
+    """
+    from ..train import Member, TrainConfig, train_ensemble
 
     prepare_torch(threads, gpu_token, device)
-    batch = load_prompts(data_path)
-    if n_train >= batch.num_prompts:
-        raise ValueError(f"n_train={n_train} leaves no test prompts in {data_path} ({batch.num_prompts} prompts)")
-    label = f"case={case} model={model} seed={seed}"
-    cfg = TrainConfig.from_settings(
-        model, epochs, train_settings, seed=train_seed, device=device, threads=threads, label=label
-    )
-    res = train(batch.subset(slice(0, n_train)), batch.subset(slice(n_train, None)), cfg)
-    meta = {
-        "case": case,
-        "model": model,
-        "seed": int(seed),
-        "train_seed": int(train_seed),
-        "data_seed": int(batch.params.get("seed", -1)),
-        "epochs": int(epochs),
-        "n_train": int(n_train),
-        "n_test": int(batch.num_prompts - n_train),
-        "settings": {k: v for k, v in cfg.__dict__.items() if k not in ("progress",)},
-        "prompt_params": batch.params,
-        "device": res.device,
-        "seconds": res.seconds,
-        "versions": versions(),
-    }
-    arrays = res.arrays()
-    save_run(out, arrays, meta)
-    log.info(
-        "%s: %d epochs in %.2f s on %s; final train %.5f test %.5f alpha %.4f beta %.4f",
-        label,
-        epochs,
-        res.seconds,
-        res.device,
-        res.train_mse[-1],
-        res.test_mse[-1],
-        res.alpha[-1],
-        res.beta[-1],
-    )
-    return meta
+    batches = {int(s): load_prompts(p) for s, p in zip(data_seeds, data_paths, strict=True)}
+    members = []
+    for run in runs:
+        batch = batches[int(run["data_seed"])]
+        if n_train >= batch.num_prompts:
+            raise ValueError(f"n_train={n_train} leaves no test prompts ({batch.num_prompts} prompts per dataset)")
+        label = f"case={case} model={run['model']} seed={run['seed']}"
+        cfg = TrainConfig.from_settings(
+            run["model"],
+            epochs,
+            train_settings,
+            seed=int(run["train_seed"]),
+            device=device,
+            threads=threads,
+            label=label,
+        )
+        members.append(Member(batch.subset(slice(0, n_train)), batch.subset(slice(n_train, None)), cfg))
+    metas = []
+    for run, out, member, res in zip(runs, outs, members, train_ensemble(members), strict=True):
+        batch = batches[int(run["data_seed"])]
+        meta = {
+            "case": case,
+            "model": run["model"],
+            "seed": int(run["seed"]),
+            "train_seed": int(run["train_seed"]),
+            "data_seed": int(batch.params.get("seed", -1)),
+            "epochs": int(epochs),
+            "n_train": int(n_train),
+            "n_test": int(batch.num_prompts - n_train),
+            "settings": {k: v for k, v in member.cfg.__dict__.items() if k not in ("progress",)},
+            "prompt_params": batch.params,
+            **ensemble_meta(res),
+            "versions": versions(),
+        }
+        save_run(out, res.arrays(), meta)
+        log.info(
+            "%s: %d epochs on %s (%s kernel, ensemble of %d); final train %.5f test %.5f alpha %.4f beta %.4f",
+            member.cfg.label,
+            epochs,
+            res.device,
+            res.kernel,
+            res.ensemble_size,
+            res.train_mse[-1],
+            res.test_mse[-1],
+            res.alpha[-1],
+            res.beta[-1],
+        )
+        metas.append(meta)
+    return metas
 
 
 def _mse_rows(case, seed, split, batch_x_query, batch_x_target, task, params):
@@ -105,41 +132,60 @@ def _mse_rows(case, seed, split, batch_x_query, batch_x_target, task, params):
     return rows
 
 
+BASELINE_COLUMNS = {
+    "case": "string",
+    "seed": "int64",
+    "estimator": "string",
+    "split": "string",
+    "num_prompts": "int64",
+    "mse": "float64",
+    "mse_se": "float64",
+}
+
+
 def evaluate_baselines(
-    data_path: str, out: str, *, case: str, seed: int, n_train: int, fresh_prompts: int, fresh_seed: int
+    data_paths: list[str],
+    out: str,
+    *,
+    case: str,
+    data_seeds: list[int],
+    n_train: int,
+    fresh_prompts: int,
+    fresh_seeds: list[int],
 ) -> None:
-    """Oracle estimators on the train/test prompts of ``data_path``, on fresh prompts, and in closed form."""
+    """Rule evaluate_baselines: every oracle of ``case`` on the train/test prompts of each dataset, on fresh
+    prompts (one fresh sample per data seed), and in closed form; one table for the case."""
     import pandas as pd
 
     from ..bayes import theory_mse
 
-    batch = load_prompts(data_path)
-    params = {k: batch.params[k] for k in CASE_PARAMS[case]}
-    n = batch.X.shape[-1]
     rows = []
-    for split, sl in (("train", slice(0, n_train)), ("test", slice(n_train, None))):
-        task = {k: v[sl] for k, v in batch.task.items()}
-        rows += _mse_rows(case, seed, split, batch.x_query[sl].astype(np.float64), batch.x_target[sl], task, params)
-    # Oracles ignore the context: fresh prompts with L = 1 give the expected MSE cheaply.
-    fresh = sample_prompts(case, fresh_prompts, fresh_seed, n=n, L=1, **params)
-    rows += _mse_rows(case, seed, "fresh", fresh.x_query.astype(np.float64), fresh.x_target, fresh.task, params)
-    for name, value in theory_mse(case, n, params).items():
-        rows.append(
-            dict(case=case, seed=int(seed), estimator=name, split="theory", num_prompts=0, mse=float(value), mse_se=0.0)
-        )
-    df = pd.DataFrame(rows).astype(
-        {
-            "case": "string",
-            "seed": "int64",
-            "estimator": "string",
-            "split": "string",
-            "num_prompts": "int64",
-            "mse": "float64",
-            "mse_se": "float64",
-        }
-    )
+    for data_path, seed, fresh_seed in zip(data_paths, data_seeds, fresh_seeds, strict=True):
+        batch = load_prompts(data_path)
+        params = {k: batch.params[k] for k in CASE_PARAMS[case]}
+        n = batch.X.shape[-1]
+        for split, sl in (("train", slice(0, n_train)), ("test", slice(n_train, None))):
+            task = {k: v[sl] for k, v in batch.task.items()}
+            xq = batch.x_query[sl].astype(np.float64)
+            rows += _mse_rows(case, seed, split, xq, batch.x_target[sl], task, params)
+        # Oracles ignore the context: fresh prompts with L = 1 give the expected MSE cheaply.
+        fresh = sample_prompts(case, fresh_prompts, fresh_seed, n=n, L=1, **params)
+        rows += _mse_rows(case, seed, "fresh", fresh.x_query.astype(np.float64), fresh.x_target, fresh.task, params)
+        for name, value in theory_mse(case, n, params).items():
+            rows.append(
+                dict(
+                    case=case,
+                    seed=int(seed),
+                    estimator=name,
+                    split="theory",
+                    num_prompts=0,
+                    mse=float(value),
+                    mse_se=0.0,
+                )
+            )
+    df = pd.DataFrame(rows).astype(BASELINE_COLUMNS)
     write_table(df, out)
-    log.info("baselines of case %s seed %d:\n%s", case, seed, df.to_string(index=False))
+    log.info("baselines of case %s:\n%s", case, df.to_string(index=False))
 
 
 def _dist_from_identity(W: np.ndarray, scale: float) -> float:
@@ -217,6 +263,8 @@ def gather_runs(run_paths: list[str], out_curves: str, out_weights: str, out_mat
                 device=meta["device"],
                 seconds=meta["seconds"],
                 threads=meta["settings"].get("threads"),
+                kernel=meta.get("kernel", "torch"),
+                ensemble_size=meta.get("ensemble_size", 1),
                 **{f"version_{k}": str(x) for k, x in v.items()},
             )
         )
@@ -232,7 +280,8 @@ def gather_runs(run_paths: list[str], out_curves: str, out_weights: str, out_mat
         ),
         out_matrices,
     )
-    write_table(pd.DataFrame(meta_rows).astype({**str_cols, "device": "string", "seed": "int64"}), out_meta)
+    meta_types = {**str_cols, "device": "string", "kernel": "string", "seed": "int64", "ensemble_size": "int64"}
+    write_table(pd.DataFrame(meta_rows).astype(meta_types), out_meta)
 
 
 def gather_training_dynamics(

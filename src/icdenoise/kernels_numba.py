@@ -1,0 +1,321 @@
+"""Fused CPU kernels for softmax attention (Eq. 12): one pass over each prompt's context while it sits in cache.
+
+The torch path reads a prompt's context X (n x L) from memory four times per training step (kᵀX and
+X p forward, g_vᵀX and X g_s backward) and twice per evaluation, each time as a separate batched
+product over the whole batch, so X has left the cache between products. These numba kernels loop
+over prompts (and ensemble members) and do the whole forward and backward pass of one prompt while
+its 32 KB (n = 16, L = 500, float32) are in L1/L2: memory is streamed once per prompt.
+
+Layout: ``XT`` is (R, P, n, L) (member, prompt, component, token), the paper's column layout, so the
+score pass ``s = kᵀX`` is an elementwise loop over L (vectorised without reassociation) and the two
+reductions over L (``X p`` and ``X g_s``) go through :func:`_dot`, which allows LLVM to reassociate
+the sum (``fastmath={'reassoc'}`` on that helper only: no ``nnan``/``ninf``, so a diverged run still
+shows NaN/inf). The summation order therefore depends on the vector width of the machine that
+compiled the kernel, as torch's own reductions do; on one machine results are bit-reproducible.
+
+float32 uses a vectorisable ``exp`` (Cody-Waite reduction, degree-6 polynomial, 2^k by exponent
+bits; max relative error ~2 ulp on (-87, 0], exact 0 below); float64 uses ``math.exp``.
+
+Compiled code is cached on disk (``cache=True``): numba writes it next to this file in
+``__pycache__`` or, where that is read-only, in a user-wide cache (``$NUMBA_CACHE_DIR`` sets it).
+Importing this module imports numba (~0.4 s); :mod:`icdenoise.kernels` imports it only on first use.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
+
+
+def _exp_shift(s, m, ibuf):  # pragma: no cover - replaced by the overload below
+    raise NotImplementedError
+
+
+@overload(_exp_shift, jit_options={"fastmath": False})
+def _exp_shift_impl(s, m, ibuf):
+    """s[l] <- exp(s[l] - m) in place, returns the sum. float32: vectorisable polynomial exp."""
+    if s.dtype == types.float32:
+
+        def impl32(s, m, ibuf):
+            L = s.shape[0]
+            fbuf = ibuf.view(np.float32)
+            for l in range(L):
+                x = max(s[l] - m, np.float32(-87.0))
+                # k = round(x / ln 2) by the 1.5·2^23 shift; its integer bits land in ibuf
+                tt = x * np.float32(1.4426950408889634) + np.float32(12582912.0)
+                fbuf[l] = tt
+                kf = tt - np.float32(12582912.0)
+                r = x - kf * np.float32(0.693359375)
+                r = r - kf * np.float32(-2.12194440e-4)
+                p = np.float32(1.9875691500e-4)
+                p = p * r + np.float32(1.3981999507e-3)
+                p = p * r + np.float32(8.3334519073e-3)
+                p = p * r + np.float32(4.1665795894e-2)
+                p = p * r + np.float32(1.6666665459e-1)
+                p = p * r + np.float32(5.0000001201e-1)
+                s[l] = p * r * r + r + np.float32(1.0)
+            for l in range(L):  # 2^k as float bits: (k + 127) << 23
+                ibuf[l] = (ibuf[l] - np.int32(0x4B400000) + np.int32(127)) << 23
+            for l in range(L):
+                s[l] = s[l] * fbuf[l]
+            return _sum(s)
+
+        return impl32
+
+    def impl64(s, m, ibuf):
+        for l in range(s.shape[0]):
+            s[l] = math.exp(s[l] - m)
+        return _sum(s)
+
+    return impl64
+
+
+@intrinsic
+def _prefetch(typingctx, arr, offset):
+    """Hint the CPU to load the cache line of arr.flat[offset] (llvm.prefetch; never faults)."""
+    sig = types.void(arr, offset)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = builder.bitcast(builder.gep(ary.data, [args[1]]), ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [ptr, i32(0), i32(2), i32(1)])  # read, into L2 (not L1: 32 KB holds one prompt), data
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(fastmath=False, cache=True)
+def _prefetch_row(X, i, L):
+    """Prefetch row i of the (n, L) context X (one hint per 64-byte line)."""
+    step = 64 // X.itemsize
+    base = i * L
+    for l in range(0, L, step):
+        _prefetch(X, base + l)
+
+
+@njit(fastmath=False, cache=True)
+def _max(s, mx):
+    """max(s) with 16 lane maxima (vectorisable, exact: max needs no reassociation)."""
+    L = s.shape[0]
+    if L < 32:
+        m = s[0]
+        for l in range(1, L):
+            m = max(m, s[l])
+        return m
+    for j in range(16):
+        mx[j] = s[j]
+    L16 = L - L % 16
+    for lb in range(16, L16, 16):
+        for j in range(16):
+            x = s[lb + j]
+            mx[j] = x if x > mx[j] else mx[j]
+    m = mx[0]
+    for j in range(1, 16):
+        m = max(m, mx[j])
+    for l in range(L16, L):
+        m = max(m, s[l])
+    return m
+
+
+@njit(fastmath=False, cache=True)
+def adam_step(W, m, v, G, A, step, b1, b2, bc2_sqrt, eps):
+    """torch.optim.Adam's update of the first A members: W[r] += step[r] · m / (√v / √(1−β2^t) + ε).
+
+    ``step[r]`` = −lr_r / (1 − β1^t); m.lerp_(G, 1 − β1) and v = β2 v + (1 − β2) G² as torch does.
+    """
+    w1 = W.dtype.type(1 - b1)
+    c2 = W.dtype.type(b2)
+    w2 = W.dtype.type(1 - b2)
+    bc = W.dtype.type(bc2_sqrt)
+    ep = W.dtype.type(eps)
+    Wf = W.reshape(W.shape[0], -1)
+    mf = m.reshape(W.shape[0], -1)
+    vf = v.reshape(W.shape[0], -1)
+    Gf = G.reshape(W.shape[0], -1)
+    for r in range(A):
+        st = W.dtype.type(step[r])
+        for j in range(Wf.shape[1]):
+            g = Gf[r, j]
+            mj = mf[r, j] + w1 * (g - mf[r, j])
+            vj = c2 * vf[r, j] + w2 * (g * g)
+            mf[r, j] = mj
+            vf[r, j] = vj
+            Wf[r, j] = Wf[r, j] + st * (mj / (math.sqrt(vj) / bc + ep))
+
+
+@njit(fastmath={"reassoc"}, cache=True)
+def _dot(a, b):
+    """Σ a[l] b[l] (reassociation allowed: LLVM vectorises it)."""
+    acc = a[0] * b[0]
+    for l in range(1, a.shape[0]):
+        acc += a[l] * b[l]
+    return acc
+
+
+@njit(fastmath={"reassoc"}, cache=True)
+def _sum(a):
+    acc = a[0]
+    for l in range(1, a.shape[0]):
+        acc += a[l]
+    return acc
+
+
+@njit(fastmath=False, cache=True)
+def _forward(X, q, Wkq, Wpv, k, s, ibuf, mx, v, out, Xnext):
+    """One prompt: k = W_KQ q, s = exp(kᵀX − max) (unnormalised, in place), v = X s / z, out = W_PV v.
+
+    Returns z = Σ s (the softmax weights are s / z). While the score pass reads X, the next
+    prompt's context ``Xnext`` is prefetched row by row, so its memory latency hides behind compute.
+    """
+    n, L = X.shape
+    for i in range(n):  # 16 x 16 mat-vecs as row dots: a sequential chain per row would be latency-bound
+        k[i] = _dot(Wkq[i], q)
+    k0 = k[0]
+    for l in range(L):
+        s[l] = k0 * X[0, l]
+    _prefetch_row(Xnext, 0, L)
+    for i in range(1, n):
+        ki = k[i]
+        for l in range(L):
+            s[l] += ki * X[i, l]
+        _prefetch_row(Xnext, i, L)
+    z = _exp_shift(s, _max(s, mx), ibuf)
+    for i in range(n):
+        v[i] = _dot(X[i], s) / z
+    for i in range(n):
+        out[i] = _dot(Wpv[i], v)
+    return z
+
+
+@njit(fastmath=False, cache=True)
+def softmax_grads(XT, q, t, idx, W, G, scale):
+    """G[r] = gradient of the mean per-component MSE of member r's batch idx[r] w.r.t. W[r] (r < len(idx)).
+
+    XT (R, P, n, L), q and t (R, P, n), idx (A, B) int64 prompt indices (A <= R active members),
+    W and G (R, 2, n, n); ``scale`` = 2 / (B n) in the data's dtype.
+    """
+    A, B = idx.shape
+    n, L = XT.shape[2], XT.shape[3]
+    dt = XT.dtype
+    k = np.empty(n, dt)
+    v = np.empty(n, dt)
+    out = np.empty(n, dt)
+    err = np.empty(n, dt)
+    gv = np.empty(n, dt)
+    s = np.empty(L, dt)
+    gs = np.empty(L, dt)
+    ibuf = np.empty(L, np.int32)
+    mx = np.empty(16, dt)
+    for r in range(A):
+        Wkq, Wpv = W[r, 0], W[r, 1]
+        Gkq, Gpv = G[r, 0], G[r, 1]
+        Gkq[:] = 0
+        Gpv[:] = 0
+        for b in range(B):
+            pi = idx[r, b]
+            X = XT[r, pi]
+            qb = q[r, pi]
+            if b + 1 < B:
+                Xn = XT[r, idx[r, b + 1]]
+            elif r + 1 < A:
+                Xn = XT[r + 1, idx[r + 1, 0]]
+            else:
+                Xn = X
+            z = _forward(X, qb, Wkq, Wpv, k, s, ibuf, mx, v, out, Xn)
+            for i in range(n):
+                err[i] = (out[i] - t[r, pi, i]) * scale
+            for i in range(n):
+                ei = err[i]
+                for j in range(n):
+                    Gpv[i, j] += ei * v[j]
+            e0 = err[0]
+            for j in range(n):  # g_v = W_PVᵀ err, row by row (contiguous, vectorised over j)
+                gv[j] = Wpv[0, j] * e0
+            for i in range(1, n):
+                ei = err[i]
+                for j in range(n):
+                    gv[j] += Wpv[i, j] * ei
+            c = _dot(v, gv)
+            g0 = gv[0]
+            for l in range(L):
+                gs[l] = g0 * X[0, l]
+            for i in range(1, n):
+                gi = gv[i]
+                for l in range(L):
+                    gs[l] += gi * X[i, l]
+            iz = 1 / z
+            for l in range(L):  # g_s = p ⊙ (g_p − c), p = s / z
+                gs[l] = (s[l] * iz) * (gs[l] - c)
+            for i in range(n):
+                gk = _dot(X[i], gs)
+                for j in range(n):
+                    Gkq[i, j] += gk * qb[j]
+
+
+@njit(fastmath=False, cache=True)
+def softmax_mse(XT, q, t, W, mse, A):
+    """mse[r, p] = ‖x̂ − x‖²/n of every prompt p of the first A members (weights W[r])."""
+    P, n, L = XT.shape[1], XT.shape[2], XT.shape[3]
+    dt = XT.dtype
+    k = np.empty(n, dt)
+    v = np.empty(n, dt)
+    out = np.empty(n, dt)
+    s = np.empty(L, dt)
+    ibuf = np.empty(L, np.int32)
+    mx = np.empty(16, dt)
+    for r in range(A):
+        for p in range(P):
+            if p + 1 < P:
+                Xn = XT[r, p + 1]
+            elif r + 1 < A:
+                Xn = XT[r + 1, 0]
+            else:
+                Xn = XT[r, p]
+            _forward(XT[r, p], q[r, p], W[r, 0], W[r, 1], k, s, ibuf, mx, v, out, Xn)
+            d = out[0] - t[r, p, 0]
+            e = d * d
+            for i in range(1, n):
+                d = out[i] - t[r, p, i]
+                e += d * d
+            mse[r, p] = e / n
+
+
+def warm_up(dtype=np.float32) -> None:
+    """Compile (or load from the disk cache) the kernels and the Adam step for ``dtype`` on a tiny problem."""
+    XT = np.zeros((1, 1, 2, 3), dtype)
+    q = np.zeros((1, 1, 2), dtype)
+    W = np.zeros((1, 2, 2, 2), dtype)
+    softmax_grads(XT, q, q, np.zeros((1, 1), np.int64), W, np.empty_like(W), dtype(1.0))
+    softmax_mse(XT, q, q, W, np.empty((1, 1), dtype), 1)
+    Wf = W.reshape(1, -1)
+    adam_step(Wf, Wf.copy(), Wf.copy(), Wf.copy(), 1, np.ones(1), 0.9, 0.999, 1.0, 1e-8)
+
+
+def cache_dir() -> str:
+    """Where numba keeps this module's compiled kernels (next to this file, or under $NUMBA_CACHE_DIR)."""
+    return str(softmax_grads._cache._cache_path)
+
+
+def clear_cache() -> int:
+    """Delete this module's numba cache files (benchmarks of the cold start); returns how many."""
+    import glob
+
+    n = 0
+    for f in glob.glob(os.path.join(cache_dir(), "kernels_numba.*.nb[ic]")):
+        os.remove(f)
+        n += 1
+    return n
+
+
+__all__ = ["adam_step", "cache_dir", "clear_cache", "softmax_grads", "softmax_mse", "warm_up"]
+NUMBA_VERSION = numba.__version__
