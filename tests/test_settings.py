@@ -234,7 +234,8 @@ def test_smoke_and_paper_results_are_separate_folders(smoke_run):
     assert (smoke_run / SMOKE_RESULTS / "figures" / "fig3.pdf").exists()
     out = run_snakemake(smoke_run, "-n", configfile=PAPER_CONFIG).stdout
     counts = job_counts(out)
-    assert counts["train"] == 36 and counts["plot_training_dynamics"] == 1, counts
+    assert counts["plot_training_dynamics"] == 1 and counts["train"] == len(paper()["cases"]), counts
+    assert f"{PAPER_RESULTS}/runs/fig3/gmm/softmax/seed5.npz" in out and f"{SMOKE_RESULTS}/" not in out
     partial = smoke_run / "my.yaml"
     partial.write_text("seeds: [0]\n")
     out = run_snakemake(smoke_run, "-n", "--configfile", str(partial), configfile=None).stdout
