@@ -1,13 +1,18 @@
 # Two entry points for a fresh machine:
 #   make reproduce   set up .venv and rebuild every figure at paper scale
 #   make test        set up .venv and run the test suite
+# One figure: make fig3 | fig4a | fig4b | fig5 | fig6 | hopfield   (e.g. make fig4a CONFIG=config/smoke.yaml)
+# Extra Snakemake arguments: SNAKEMAKE_ARGS='...' (placed right after `snakemake`, so targets work there too)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 CORES  ?= 8
 SNAKEMAKE_ARGS ?=
+CONFIG ?=
+# targets and options come first: --configfile, --config and --resources take every word after them
+SNAKEMAKE := $(BIN)/snakemake $(SNAKEMAKE_ARGS) $(if $(CONFIG),--configfile $(CONFIG))
 
-.PHONY: setup reproduce test dryrun lint bench clean
+.PHONY: setup reproduce test dryrun lint bench clean fig3 fig4a fig4b fig5 fig6 hopfield
 
 $(BIN)/snakemake: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,13 +25,23 @@ $(BIN)/snakemake: pyproject.toml constraints.txt
 setup: $(BIN)/snakemake
 
 reproduce: setup
-	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 $(SNAKEMAKE_ARGS)
+	$(SNAKEMAKE) --cores $(CORES) --resources gpu=1
+
+# One figure each: the rule that draws it (a rule without wildcards works as a Snakemake target).
+fig3: RULE = plot_training_dynamics
+fig4a: RULE = plot_context_sweep
+fig4b: RULE = plot_dim_shift
+fig5: RULE = plot_dam_energy
+fig6: RULE = plot_alpha_beta_landscape
+hopfield: RULE = plot_hopfield_iterations
+fig3 fig4a fig4b fig5 fig6 hopfield: setup
+	$(BIN)/snakemake $(RULE) $(SNAKEMAKE_ARGS) $(if $(CONFIG),--configfile $(CONFIG)) --cores $(CORES) --resources gpu=1
 
 test: setup
 	$(BIN)/python -m pytest -q
 
 dryrun: setup
-	$(BIN)/snakemake -n --cores $(CORES) --resources gpu=1 $(SNAKEMAKE_ARGS)
+	$(SNAKEMAKE) -n --cores $(CORES) --resources gpu=1
 
 lint: setup
 	$(BIN)/snakemake --lint

@@ -28,7 +28,7 @@ import pandas as pd
 import pytest
 
 from icdenoise.io import load_run
-from workflow_utils import SMOKE_CONFIG, SNAKEFILE, snakemake_exe
+from workflow_utils import SMOKE_CONFIG, SMOKE_RESULTS, SNAKEFILE, snakemake_exe
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,7 @@ def incomplete_outputs(workdir: Path) -> set[str]:
 
 def result_files(workdir: Path) -> dict[str, int]:
     """Output files under results/ (not logs or benchmarks) and their mtimes in ns."""
-    res = workdir / "results"
+    res = workdir / SMOKE_RESULTS
     return {
         str(p.relative_to(workdir)): p.stat().st_mtime_ns
         for p in res.rglob("*")
@@ -88,8 +88,8 @@ def killed_and_resumed(tmp_path_factory):
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             while True:
-                runs = {p for p in result_files(workdir) if p.startswith("results/runs/fig3/")}
-                running = {p for p in incomplete_outputs(workdir) if p.startswith("results/runs/fig3/")}
+                runs = {p for p in result_files(workdir) if p.startswith(f"{SMOKE_RESULTS}/runs/fig3/")}
+                running = {p for p in incomplete_outputs(workdir) if p.startswith(f"{SMOKE_RESULTS}/runs/fig3/")}
                 if runs - running and running:  # a finished training run, and one in progress
                     break
                 if proc.poll() is not None:
@@ -110,7 +110,7 @@ def killed_and_resumed(tmp_path_factory):
     completed = {p: m for p, m in before.items() if p not in incomplete}
     stale_locks = sorted(p.name for p in (workdir / ".snakemake" / "locks").glob("*"))
     # What a writer killed between creating and renaming its temporary file leaves behind:
-    planted = workdir / "results" / "tables" / ".training_curves.parquet.killed.tmp.parquet"
+    planted = workdir / SMOKE_RESULTS / "tables" / ".training_curves.parquet.killed.tmp.parquet"
     planted.parent.mkdir(parents=True, exist_ok=True)
     planted.write_bytes(b"partial")
 
@@ -129,7 +129,7 @@ def killed_and_resumed(tmp_path_factory):
     )
     print(
         f"\nkill-and-resume: SIGKILL after {killed_after:.1f} s with {len(completed)} outputs complete "
-        f"({sum(p.startswith('results/runs/fig3/') for p in completed)} training runs) and "
+        f"({sum(p.startswith(f'{SMOKE_RESULTS}/runs/fig3/') for p in completed)} training runs) and "
         f"{len(incomplete)} in progress; resume took {resume_s:.1f} s and ran {len(jobs_run(resumed.stdout))} "
         f"output files' jobs"
     )
@@ -142,7 +142,7 @@ def test_resume_after_sigkill_finishes_without_redoing_finished_jobs(killed_and_
     assert r["resumed"].returncode == 0, out[-5000:]
     assert r["stale_locks"], "the kill should have left Snakemake's locks behind"
     assert "removed stale Snakemake locks left by a killed run" in out
-    assert any(p.startswith("results/runs/fig3/") for p in r["completed"])
+    assert any(p.startswith(f"{SMOKE_RESULTS}/runs/fig3/") for p in r["completed"])
     redone = jobs_run(out)
     assert redone, out[-3000:]
     assert not redone & set(r["completed"]), f"finished jobs were redone: {sorted(redone & set(r['completed']))}"
@@ -151,12 +151,12 @@ def test_resume_after_sigkill_finishes_without_redoing_finished_jobs(killed_and_
     changed = [p for p, m in r["completed"].items() if after.get(p) != m]
     assert not changed, f"outputs completed before the kill were rewritten: {changed}"
     for fig in ("fig3.pdf", "fig3.png"):
-        assert (r["workdir"] / "results" / "figures" / fig).exists()
+        assert (r["workdir"] / SMOKE_RESULTS / "figures" / fig).exists()
     assert not incomplete_outputs(r["workdir"])
 
 
 def test_no_partial_or_temporary_file_survives(killed_and_resumed):
-    results = killed_and_resumed["workdir"] / "results"
+    results = killed_and_resumed["workdir"] / SMOKE_RESULTS
     assert not sorted(results.rglob(".*.tmp*")), "temporary files left under results/"
     for p in results.rglob("*.parquet"):
         pd.read_parquet(p)  # every table is whole
@@ -166,7 +166,7 @@ def test_no_partial_or_temporary_file_survives(killed_and_resumed):
 
 
 def test_tables_are_byte_identical_between_two_runs(smoke_run, killed_and_resumed):
-    a, b = smoke_run / "results", killed_and_resumed["workdir"] / "results"
+    a, b = smoke_run / SMOKE_RESULTS, killed_and_resumed["workdir"] / SMOKE_RESULTS
     parquets = sorted(str(p.relative_to(a)) for p in a.rglob("*.parquet"))
     assert parquets == sorted(str(p.relative_to(b)) for p in b.rglob("*.parquet"))
     differ = [p for p in parquets if (a / p).read_bytes() != (b / p).read_bytes()]
@@ -181,7 +181,7 @@ def test_tables_are_byte_identical_between_two_runs(smoke_run, killed_and_resume
 
 
 def test_versions_and_device_only_in_run_metadata(smoke_run):
-    tables = smoke_run / "results" / "tables"
+    tables = smoke_run / SMOKE_RESULTS / "tables"
     meta = pd.read_parquet(tables / "run_metadata.parquet")
     assert {"device", "seconds", "version_python", "version_torch", "version_numpy"} <= set(meta.columns)
     assert meta["device"].notna().all()

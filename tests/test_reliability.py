@@ -21,11 +21,11 @@ from icdenoise import io
 from icdenoise.jobs import job_logging
 from icdenoise.resume import LOCK_NAME, claim_workdir
 from icdenoise.tasks import sample_prompts
-from workflow_utils import SMOKE_CONFIG, run_snakemake
+from workflow_utils import SMOKE_CONFIG, SMOKE_RESULTS, run_snakemake
 
-RUN = "results/runs/fig3/subspace/linear/seed0.npz"
-DATA = "results/data/subspace/seed0.npz"
-TRAIN_LOG = "results/logs/train/subspace.log"  # the subspace job trains every (model, seed)
+RUN = f"{SMOKE_RESULTS}/runs/fig3/subspace/linear/seed0.npz"
+DATA = f"{SMOKE_RESULTS}/data/subspace/seed0.npz"
+TRAIN_LOG = f"{SMOKE_RESULTS}/logs/train/subspace.log"  # the subspace job trains every (model, seed)
 CPU_LINE = "CUDA is not available on this machine: training on CPU"
 NO_GPU = {"CUDA_VISIBLE_DEVICES": ""}  # the tests behave the same on a machine with a GPU
 
@@ -42,9 +42,11 @@ def test_diverging_training_fails_its_job_naming_run_and_settings(tmp_path):
     huge_lr = tmp_path / "huge_lr.yaml"
     huge_lr.write_text("train:\n  lr: 1.0e+12\n")  # merged onto the smoke config: batch_size etc. stay
     workdir = tmp_path / "run"
+    # a --configfile without run_name writes to results/<its file name>/
+    run, train_log = (p.replace(SMOKE_RESULTS, "results/huge_lr") for p in (RUN, TRAIN_LOG))
     proc = run_snakemake(
         workdir,
-        RUN,
+        run,
         "--cores",
         "2",
         "--configfile",
@@ -59,9 +61,9 @@ def test_diverging_training_fails_its_job_naming_run_and_settings(tmp_path):
     assert "training diverged" in out and "case=subspace model=linear seed=0" in out, out[-3000:]
     assert all(s in out for s in ("lr=1000000000000.0", "batch_size=16", "epochs=5")), out[-3000:]
     assert "Error in rule train" in out
-    assert f"Logfile {TRAIN_LOG}:" in out and "ERROR: TrainingDiverged" in out  # show-failed-logs prints it
-    assert "ERROR: TrainingDiverged" in (workdir / TRAIN_LOG).read_text()
-    assert not (workdir / RUN).exists() and not tmp_files(workdir / "results")
+    assert f"Logfile {train_log}:" in out and "ERROR: TrainingDiverged" in out  # show-failed-logs prints it
+    assert "ERROR: TrainingDiverged" in (workdir / train_log).read_text()
+    assert not (workdir / run).exists() and not tmp_files(workdir / "results")
 
 
 # ----------------------------------------------------------------------------- corrupt inputs

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import pytest
 
+from workflow_utils import SMOKE_RESULTS
+
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "profiles" / "slurm"
 CLUSTER_SH = REPO / "tests" / "slurm" / "cluster.sh"
@@ -174,7 +176,7 @@ def _rule_of_logfile(path: str) -> str:
 
 
 def _tables(workdir: Path) -> dict[str, bytes]:
-    root = workdir / "results" / "tables"
+    root = workdir / SMOKE_RESULTS / "tables"
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.parquet"))}
 
 
@@ -275,7 +277,7 @@ def slurm_cluster(tmp_path_factory):
 
 # The cluster run builds Figure 3 (27 jobs at smoke scale): enough to prove sbatch submission, GPU
 # requests and identical results, at a cost CI can afford.
-FIG3_TARGETS = ["results/figures/fig3.pdf", "results/figures/fig3.png"]
+FIG3_TARGETS = [f"{SMOKE_RESULTS}/figures/fig3.pdf", f"{SMOKE_RESULTS}/figures/fig3.png"]
 
 
 @pytest.fixture(scope="module")
@@ -368,15 +370,15 @@ def test_workflow_runs_through_slurm(slurm_cluster, local_reference, tmp_path):
 
     # ---- same tables as the local run: byte for byte, except for wall-clock columns
     local_tables, cluster_tables = _tables(local_reference), _tables(work)
-    assert local_tables, f"the local run wrote no parquet table under {local_reference}/results/tables"
+    assert local_tables, f"the local run wrote no parquet table under {local_reference}/{SMOKE_RESULTS}/tables"
     assert cluster_tables and set(cluster_tables) <= set(local_tables), (sorted(cluster_tables), sorted(local_tables))
     identical = [name for name in cluster_tables if cluster_tables[name] == local_tables[name]]
     print("byte-identical tables:", identical)
     for name in sorted(set(cluster_tables) - set(identical)):
         import pandas as pd
 
-        local_df = pd.read_parquet(local_reference / "results" / "tables" / name)
-        cluster_df = pd.read_parquet(work / "results" / "tables" / name)
+        local_df = pd.read_parquet(local_reference / SMOKE_RESULTS / "tables" / name)
+        cluster_df = pd.read_parquet(work / SMOKE_RESULTS / "tables" / name)
         volatile = sorted(VOLATILE_COLUMNS & set(local_df.columns))
         assert volatile, f"table {name} differs between the SLURM and the local run"
         pd.testing.assert_frame_equal(
@@ -405,7 +407,7 @@ def test_failing_job_fails_the_workflow_and_shows_its_log(slurm_cluster, tmp_pat
             PROFILE,
             "--slurm-init-seconds-before-status-checks",
             "2",
-            "results/runs/fig3/subspace/softmax/seed0.npz",
+            f"{SMOKE_RESULTS}/runs/fig3/subspace/softmax/seed0.npz",
         ],
         log=tmp_path / "snakemake.log",
     )
@@ -420,3 +422,55 @@ def test_failing_job_fails_the_workflow_and_shows_its_log(slurm_cluster, tmp_pat
     # stops at the first missing or empty one), with the trainer's error in them
     assert re.search(r"^Logfile \S+:$", out, flags=re.M), _tail(out)
     assert "diverged" in out, _tail(out)
+
+
+def _readme_override_commands() -> list[list[str]]:
+    """The `snakemake --profile profiles/slurm --...-resources ...` examples of profiles/slurm/README.md."""
+    import shlex
+
+    text = (PROFILE / "README.md").read_text()
+    section = text[text.index("### Overrides on the command line") : text.index("## Software environments")]
+    cmds = []
+    for block in re.findall(r"```bash\n(.*?)```", section, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            if line.strip().startswith("snakemake "):
+                cmds.append(shlex.split(line.split(" # ", 1)[0]))
+    return cmds
+
+
+@needs_plugin
+@needs_workflow
+def test_readme_resource_overrides_keep_every_resource(tmp_path):
+    """Each override example of the README, dry-run as printed: every job keeps the profile's resources
+    (training rules: every entry of set-resources; the others: default-resources)."""
+    import yaml
+
+    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    training = profile["set-resources"]
+    defaults = {k: v for k, v in profile["default-resources"].items() if k != "cpus_per_task"}
+    cmds = _readme_override_commands()
+    assert (
+        len(cmds) == 2 and any("--set-resources" in c for c in cmds) and any("--default-resources" in c for c in cmds)
+    )
+    path = _path_without_slurm(tmp_path)
+    for i, words in enumerate(cmds):
+        assert words[:3] == ["snakemake", "--profile", "profiles/slurm"], words
+        run = _snakemake(
+            ["-s", SNAKEFILE, "--directory", tmp_path / f"work{i}", "--profile", PROFILE, *words[3:], "-n"],
+            log=tmp_path / f"dry-run{i}.log",
+            timeout=300,
+            env=_clean_env(PATH=path),
+        )
+        assert run.returncode == 0, _tail(run.output)
+        blocks = re.findall(r"^(?:local)?rule (\w+):\n((?:    .*\n)*)", run.output, flags=re.M)
+        seen = set()
+        for rule, body in blocks:
+            res = re.search(r"^    resources: (.*)$", body, flags=re.M)
+            if rule == "all" or res is None:
+                continue
+            have = dict(kv.split("=", 1) for kv in res.group(1).split(", "))
+            want = training.get(rule, defaults)
+            for key, value in want.items():
+                assert have.get(key) == str(value), f"{' '.join(words)}: {rule} has {key}={have.get(key)}, not {value}"
+            seen.add(rule)
+        assert set(training) <= seen, seen

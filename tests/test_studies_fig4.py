@@ -20,7 +20,7 @@ from icdenoise.models import attention, scaled_identity_weights
 from icdenoise.studies import common, context_sweep, dim_shift
 from icdenoise.tasks import sample_prompts
 from icdenoise.train import TrainConfig, train
-from workflow_utils import PAPER_CONFIG, REPO, job_counts, run_snakemake
+from workflow_utils import PAPER_CONFIG, PAPER_RESULTS, REPO, SMOKE_RESULTS, job_counts, run_snakemake
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 SUB = dict(d=3, sigma0_2=2.0, sigma_z2=1.0)
@@ -445,20 +445,27 @@ def test_dim_shift_case_needs_its_task_settings():
 
 def test_dry_run_plans_the_fig4_jobs(tmp_path):
     out = run_snakemake(
-        tmp_path, "-n", "results/figures/fig4a.pdf", "results/figures/fig4b.pdf", configfile=PAPER_CONFIG
+        tmp_path,
+        "-n",
+        f"{PAPER_RESULTS}/figures/fig4a.pdf",
+        f"{PAPER_RESULTS}/figures/fig4b.pdf",
+        configfile=PAPER_CONFIG,
     ).stdout
     counts = job_counts(out)
     assert counts["train_context_sweep"] == 2  # one batched job per model, one run file per (L, seed)
     Ls = [20, 30, 40, 50, 60, 70, 80, 90, 100, 140, 180, 220, 260, 300, 340, 380, 420, 460, 500]
     for model in ("linear", "softmax"):
-        assert all(f"results/runs/context_sweep/L{L}/{model}/seed{s}.npz" in out for L in Ls for s in range(3))
+        assert all(f"{PAPER_RESULTS}/runs/context_sweep/L{L}/{model}/seed{s}.npz" in out for L in Ls for s in range(3))
     assert counts["gather_context_sweep"] == 1 and counts["plot_context_sweep"] == 1
     assert counts["train_dim_shift"] == 1  # subspace, every seed in one ensemble
     assert counts["evaluate_dim_shift"] == 3  # one per case, every seed on the same prompts
     assert counts["dim_shift_oracles"] == 3
     assert counts["gather_dim_shift"] == 1 and counts["plot_dim_shift"] == 1
     assert counts["train"] == 2  # the Figure 3 jobs of sphere and gmm, whose softmax runs are reused
-    assert "results/runs/fig3/sphere/softmax/seed2.npz" in out and "results/runs/fig3/subspace" not in out
+    assert (
+        f"{PAPER_RESULTS}/runs/fig3/sphere/softmax/seed2.npz" in out
+        and f"{PAPER_RESULTS}/runs/fig3/subspace" not in out
+    )
 
 
 def test_dry_run_all_includes_fig4(tmp_path):
@@ -469,7 +476,7 @@ def test_dry_run_all_includes_fig4(tmp_path):
 
 @pytest.mark.slow
 def test_smoke_fig4_outputs(smoke_run):
-    tables = smoke_run / "results" / "tables"
+    tables = smoke_run / SMOKE_RESULTS / "tables"
     cs = pd.read_parquet(tables / "context_sweep.parquet")
     assert set(cs["model"]) == {"linear", "softmax"} and sorted(set(cs["L"])) == [10, 20]
     for col, dtype in context_sweep.CONTEXT_SWEEP_COLUMNS.items():
@@ -484,9 +491,9 @@ def test_smoke_fig4_outputs(smoke_run):
     assert set(orc["case"]) == {"subspace", "sphere", "gmm"}
     for name in ("fig4a", "fig4b"):
         for ext in ("pdf", "png"):
-            f = smoke_run / "results" / "figures" / f"{name}.{ext}"
+            f = smoke_run / SMOKE_RESULTS / "figures" / f"{name}.{ext}"
             assert f.exists() and f.stat().st_size > 10_000, f
-    bench = smoke_run / "results" / "benchmarks"
+    bench = smoke_run / SMOKE_RESULTS / "benchmarks"
     assert list((bench / "train_context_sweep").glob("*.tsv")) and list((bench / "train_dim_shift").glob("*.tsv"))
 
 

@@ -16,7 +16,7 @@ from icdenoise.studies.common import heuristic_points, trained_softmax_weights
 from icdenoise.studies.dam_energy import dam_energy_tables
 from icdenoise.studies.hopfield_iterations import best_settings, iteration_errors, iteration_starts, iteration_table
 from icdenoise.tasks import sample_prompts
-from workflow_utils import PAPER_CONFIG, job_counts, run_snakemake
+from workflow_utils import PAPER_CONFIG, SMOKE_RESULTS, job_counts, run_snakemake
 
 CASES = {
     "subspace": dict(d=3, sigma0_2=2.0, sigma_z2=1.0),
@@ -329,7 +329,7 @@ def test_dry_run_plans_study_jobs(tmp_path):
 
 @pytest.mark.slow
 def test_smoke_study_tables_and_figures(smoke_run):
-    tables = smoke_run / "results" / "tables"
+    tables = smoke_run / SMOKE_RESULTS / "tables"
     expected = {
         "hopfield_trajectories": ["query_id", "step", "x", "y", "energy"],
         "fig5_energy": ["x", "y", "energy"],
@@ -345,4 +345,4 @@ def test_smoke_study_tables_and_figures(smoke_run):
     assert set(its["case"]) == set(CASES) and {"heuristic", "trained_mean", "trained"} <= set(its["point"])
     for stem in ("fig5", "fig6", "fig_hopfield_iterations"):
         for ext in ("pdf", "png"):
-            assert (smoke_run / "results" / "figures" / f"{stem}.{ext}").stat().st_size > 10_000
+            assert (smoke_run / SMOKE_RESULTS / "figures" / f"{stem}.{ext}").stat().st_size > 10_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from workflow_utils import PAPER_CONFIG, REPO, job_counts, run_snakemake
+from workflow_utils import PAPER_CONFIG, PAPER_RESULTS, REPO, SMOKE_RESULTS, job_counts, run_snakemake
 
 TABLE_COLUMNS = {
     "training_curves": {
@@ -54,8 +54,8 @@ def test_dry_run_paper_config_plans_every_job(tmp_path):
     assert counts["train"] == 3 and counts["sample_prompts"] == 3 and counts["evaluate_baselines"] == 3
     for case in ("subspace", "sphere", "gmm"):
         for model in ("linear", "softmax"):
-            assert all(f"results/runs/fig3/{case}/{model}/seed{s}.npz" in out for s in range(6)), (case, model)
-        assert all(f"results/data/{case}/seed{s}.npz" in out for s in range(6)), case
+            assert all(f"{PAPER_RESULTS}/runs/fig3/{case}/{model}/seed{s}.npz" in out for s in range(6)), (case, model)
+        assert all(f"{PAPER_RESULTS}/data/{case}/seed{s}.npz" in out for s in range(6)), case
     assert counts["gather_training_dynamics"] == 1 and counts["plot_training_dynamics"] == 1 and counts["all"] == 1
 
 
@@ -63,7 +63,7 @@ def test_dry_run_shared_dataset_samples_once_per_case(tmp_path):
     out = run_snakemake(tmp_path, "-n", "--config", "dataset=shared", configfile=PAPER_CONFIG).stdout
     counts = job_counts(out)
     assert counts["sample_prompts"] == 3 and counts["train"] == 3 and counts["evaluate_baselines"] == 3
-    assert "results/data/sphere/seed0.npz" in out and "results/data/sphere/seed1.npz" not in out
+    assert f"{PAPER_RESULTS}/data/sphere/seed0.npz" in out and f"{PAPER_RESULTS}/data/sphere/seed1.npz" not in out
 
 
 def test_lint_is_clean(tmp_path):
@@ -88,7 +88,7 @@ def test_snakefmt_clean():
 
 @pytest.mark.slow
 def test_smoke_tables_schemas(smoke_run):
-    tables = smoke_run / "results" / "tables"
+    tables = smoke_run / SMOKE_RESULTS / "tables"
     for name, columns in TABLE_COLUMNS.items():
         df = pd.read_parquet(tables / f"{name}.parquet")
         assert len(df) > 0, name
@@ -115,7 +115,7 @@ def test_smoke_tables_schemas(smoke_run):
 @pytest.mark.slow
 def test_smoke_figure_files(smoke_run):
     for ext in ("pdf", "png"):
-        f = smoke_run / "results" / "figures" / f"fig3.{ext}"
+        f = smoke_run / SMOKE_RESULTS / "figures" / f"fig3.{ext}"
         assert f.exists() and f.stat().st_size > 10_000, f
 
 

@@ -12,6 +12,9 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 PAPER_CONFIG = REPO / "config" / "config.yaml"
 SMOKE_CONFIG = REPO / "config" / "smoke.yaml"
+# Every output of a config lies under results/<run_name>/ (workflow/rules/common.smk: RESULTS).
+SMOKE_RESULTS = "results/smoke"
+PAPER_RESULTS = "results/paper"
 
 
 def snakemake_exe() -> str:

@@ -135,7 +135,7 @@ def build_parser(cfg: dict) -> argparse.ArgumentParser:
         "  icdenoise bayes --case gmm\n"
         "  icdenoise train --case sphere --model softmax --seeds 0 1 2 --out run.parquet\n"
         "  icdenoise check-config my.yaml\n"
-        "  icdenoise claims results\n\n"
+        "  icdenoise claims results/paper\n\n"
         "exit status: 0 ok, 1 a training run diverged, 2 bad input or missing file",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -157,7 +157,7 @@ def build_parser(cfg: dict) -> argparse.ArgumentParser:
         "Seeds are derived as the workflow derives them: prompts from derive_seed(base_seed, 'data', case, "
         "seed) (or shared_data_seed with --dataset shared), weights and batch order from "
         "derive_seed(base_seed, 'train', case, model, seed); with the config's settings a run equals the "
-        "workflow's results/runs/fig3/<case>/<model>/seed<s>.npz.",
+        "workflow's results/<run_name>/runs/fig3/<case>/<model>/seed<s>.npz.",
         epilog="--out run.parquet writes two files: run.parquet, one row per seed (the printed columns plus the "
         "seeds and settings), and run.curves.parquet, the per-epoch curves (case, model, seed, epoch, split "
         "'train'/'test', mse, lr, alpha, beta; epoch 0 = initial weights), the columns of the workflow's "
@@ -291,9 +291,9 @@ def build_parser(cfg: dict) -> argparse.ArgumentParser:
     k.add_argument(
         "results",
         nargs="?",
-        default="results",
+        default="results/paper",
         metavar="RESULTS_DIR",
-        help="the workflow's results directory (default: results)",
+        help="the results folder of one config, results/<run_name> (default: results/paper, config/config.yaml)",
     )
     k.add_argument(
         "--wide", action="store_true", help="also print each claim's source, statement, tolerance and evidence"
@@ -481,21 +481,23 @@ def cmd_bayes(args, cfg) -> int:
 
 
 def cmd_check_config(args, cfg) -> int:
-    from .config import ConfigError, check_config, device_error
+    from .config import ConfigError, device_error, prepare_config
 
     path = Path(args.file)
     if not path.is_file():
         raise SettingsError(f"{args.file}: no such file", "FILE")
     override = load_config(path)
     merged = merge_config(cfg, override)
-    try:
-        check_config(merged, schema_path())
+    try:  # what the workflow does: `key: null` removes a key, dependent settings follow, run_name
+        followed = prepare_config(merged, schema_path(), cli_config={}, configfiles=[path])
     except ConfigError as exc:
         lines = str(exc).splitlines()
         print(f"{PROG} check-config: {args.file} (merged onto config/config.yaml): {lines[0]}", file=sys.stderr)
         for line in lines[1:]:
             print(line, file=sys.stderr)
         return 2
+    if followed:
+        print(followed, file=sys.stderr)
     warning = device_error(merged, local_exec=True)
     if warning:
         print(f"warning (only for jobs run on this machine): {warning}", file=sys.stderr)
@@ -540,7 +542,7 @@ def cmd_claims(args, cfg) -> int:
     if not path.is_file():
         raise SettingsError(
             f"{path} not found: the workflow's claims rule writes it (in the checkout: `snakemake --cores 8 "
-            "results/tables/claims.parquet`, or the whole run: `make reproduce`)",
+            "results/paper/tables/claims.parquet`, or the whole run: `make reproduce`)",
             "RESULTS_DIR",
         )
     try:

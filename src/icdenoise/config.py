@@ -182,9 +182,11 @@ def _fig4_relation_errors(config: dict, cases: dict) -> list[str]:
     """Figure 4 settings (sections context_sweep, dim_shift): shifted values, needed cases, reused runs."""
     out = []
     n = config.get("n")
-    if config.get("context_sweep") is not None and "subspace" not in cases:
+    if study_enabled(config, "context_sweep") and "subspace" not in cases:
         out.append("config key 'context_sweep' needs 'cases.subspace' (the sweep trains on case 1)")
-    ds = config.get("dim_shift") or {}
+    ds = (config.get("dim_shift") or {}) if study_enabled(config, "dim_shift") else {}
+    if study_enabled(config, "dim_shift") and isinstance(ds, dict) and ds.get("cases") == {}:
+        out.append("config key 'dim_shift.cases' is empty; name a case, or switch the study off (dim_shift.enabled)")
     for case, spec in (ds.get("cases") or {}).items():
         if case not in cases:
             out.append(f"config key 'dim_shift.cases.{case}' needs 'cases.{case}' (its task settings)")
@@ -289,3 +291,264 @@ def gpu_visible() -> bool:
     if cvd is not None and cvd.strip() in ("", "-1"):
         return False
     return shutil.which("nvidia-smi") is not None or Path("/dev/nvidia0").exists()
+
+
+# ----------------------------------------------------------------------------- command-line and user files
+
+#: The studies, each with a config section of the same name and an ``enabled`` switch.
+STUDIES = (
+    "training_dynamics",
+    "context_sweep",
+    "dim_shift",
+    "dam_energy",
+    "hopfield_iterations",
+    "alpha_beta_landscape",
+)
+
+#: Separator of a nested key on the command line: ``--config cases__subspace__sigma_z2=0.5``.
+#: (Snakemake 9 accepts only keys matching ``[a-zA-Z_][\w-]*\w``: no dots, and no one-letter keys.)
+NESTED_SEP = "__"
+
+#: A results folder name: letters, digits, '.', '_', '-', starting with a letter or digit.
+RUN_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+def _props(schema: dict, root: dict) -> dict:
+    s = _resolve(schema, root) if isinstance(schema, dict) else {}
+    return s.get("properties", {}) if isinstance(s, dict) else {}
+
+
+def expand_nested_keys(config: dict, schema: dict) -> None:
+    """Turn command-line keys ``a__b__c`` (and ``__n`` for one-letter top-level keys) into nested keys.
+
+    Raises ConfigError naming the key when a level does not exist in the schema.
+    """
+    problems = []
+    for flat in [k for k in config if isinstance(k, str) and NESTED_SEP in k]:
+        value = config.pop(flat)
+        path = [p for p in flat.split(NESTED_SEP)]
+        if path and path[0] == "":  # "__n=8": a one-letter top-level key
+            path = path[1:]
+        dotted = ".".join(path)
+        if not path or any(not p for p in path):
+            problems.append(f"command-line key '{flat}' is malformed; write levels as a{NESTED_SEP}b{NESTED_SEP}c")
+            continue
+        node, sub = config, schema
+        for i, part in enumerate(path):
+            props = _props(sub, schema)
+            if part not in props:
+                where = ".".join(path[:i]) or "<top level>"
+                problems.append(
+                    f"config key '{dotted}' (from --config {flat}=...) is unknown: no '{part}' under {where}; "
+                    f"allowed keys there: {', '.join(sorted(props))}"
+                )
+                break
+            sub = props[part]
+            if i == len(path) - 1:
+                node[part] = value
+            else:
+                if not isinstance(node.get(part), dict):
+                    node[part] = {}
+                node = node[part]
+    if problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+def drop_nulls(config: dict) -> None:
+    """``key: null`` in a mapping removes the key (``cases: {sphere: null}`` drops the sphere case)."""
+    for key in [k for k, v in config.items() if v is None]:
+        del config[key]
+    for value in config.values():
+        if isinstance(value, dict):
+            drop_nulls(value)
+
+
+def _types(schema: dict) -> list[str]:
+    t = schema.get("type")
+    return [t] if isinstance(t, str) else list(t or [])
+
+
+def _parse_as(text: str, types: list[str]):
+    """``text`` read as the first of the schema's ``types`` it parses as, else ``text`` itself."""
+    import yaml
+
+    for t in types:
+        if t == "integer":
+            try:
+                return int(text)
+            except ValueError:
+                pass
+        elif t == "number":
+            try:
+                return float(text) if not text.strip().lstrip("+-").isdigit() else int(text)
+            except ValueError:
+                pass
+        elif t == "boolean" and text.strip().lower() in ("true", "false"):
+            return text.strip().lower() == "true"
+        elif t in ("array", "object"):
+            try:
+                value = yaml.safe_load(text)
+            except yaml.YAMLError:
+                continue
+            if isinstance(value, list if t == "array" else dict):
+                return value
+    return text
+
+
+def coerce_types(value, schema: dict, root: dict | None = None):
+    """``value`` with strings that parse as the schema's type converted to it (recursively).
+
+    Snakemake's ``--config`` hands over ``train={batch_size: 40}`` and ``seeds=[0]`` with strings
+    inside ('40', '0'); a string that reads as what the schema asks for is that value.
+    """
+    root = root if root is not None else schema
+    s = _resolve(schema, root) if isinstance(schema, dict) else {}
+    types = _types(s)
+    if isinstance(value, str) and types and "string" not in types:
+        value = _parse_as(value, types)
+    if isinstance(value, dict):
+        props = s.get("properties", {})
+        return {k: (coerce_types(v, props[k], root) if k in props else v) for k, v in value.items()}
+    if isinstance(value, list) and isinstance(s.get("items"), dict):
+        return [coerce_types(v, s["items"], root) for v in value]
+    return value
+
+
+def run_name_from(config: dict, cli_config: dict, configfiles) -> tuple[str, str]:
+    """The results folder name of this run and where it came from.
+
+    ``--config run_name=...`` wins; else the last ``--configfile``: its ``run_name`` if it sets one,
+    else its file name without suffix (``--configfile my.yaml`` -> ``my``); else config.yaml's own.
+    """
+    import yaml
+
+    if "run_name" in (cli_config or {}):
+        return str(cli_config["run_name"]), "--config run_name"
+    files = [Path(f) for f in (configfiles or [])]
+    if files:
+        last = files[-1]
+        try:
+            own = yaml.safe_load(last.read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            own = {}
+        if isinstance(own, dict) and own.get("run_name") is not None:
+            return str(own["run_name"]), f"run_name in {last}"
+        return last.stem, f"the name of --configfile {last}"
+    return str(config.get("run_name", "paper")), "run_name in config/config.yaml"
+
+
+def run_name_errors(name: str, source: str) -> list[str]:
+    import re
+
+    if re.match(RUN_NAME_RE, name) and name not in (".", ".."):
+        return []
+    return [
+        f"config key 'run_name' = {name!r} (from {source}) is not a safe folder name; allowed: 1-64 letters, "
+        "digits, '.', '_' or '-', starting with a letter or digit (set run_name in your config file)"
+    ]
+
+
+def follow_settings(config: dict) -> list[str]:
+    """Make settings that depend on others follow them; return what was changed, in words.
+
+    - ``dim_shift.cases`` keeps only cases in ``cases``; its sphere and gmm entries reuse the Figure 3
+      softmax runs, so they are left out without ``softmax`` in ``models``; no case left: study off.
+    - ``dim_shift.seeds`` keeps only trained ``seeds`` while sphere/gmm reuse the Figure 3 runs;
+      ``training_dynamics.heatmap_seed`` becomes the first seed when it is not trained.
+    - ``context_sweep.models`` keeps only models in ``models``; none left, or no subspace case: off.
+    - ``hopfield_iterations`` and ``alpha_beta_landscape`` mark trained points only with softmax runs.
+    """
+    notes = []
+    cases = config.get("cases") if isinstance(config.get("cases"), dict) else {}
+    models = config.get("models") if isinstance(config.get("models"), list) else []
+    softmax = "softmax" in models
+
+    def on(study):
+        sec = config.get(study)
+        return isinstance(sec, dict) and sec.get("enabled", True) is not False
+
+    ds = config.get("dim_shift") if isinstance(config.get("dim_shift"), dict) else {}
+    ds_on = on("dim_shift")
+    seeds = config.get("seeds") if isinstance(config.get("seeds"), list) else []
+    if isinstance(ds.get("cases"), dict):
+        # also for a switched-off study, so that its leftover settings raise no relation error
+        dropped = [c for c in list(ds["cases"]) if c not in cases or (c in ("sphere", "gmm") and not softmax)]
+        for c in dropped:
+            del ds["cases"][c]
+        reused = [c for c in ("sphere", "gmm") if c in ds["cases"]]
+        kept = [s for s in ds.get("seeds") or [] if s in seeds] if isinstance(ds.get("seeds"), list) else None
+        if reused and seeds and kept is not None and kept != ds["seeds"]:
+            if kept:
+                ds["seeds"] = kept
+                if ds_on:
+                    notes.append(
+                        f"dim_shift uses seeds {', '.join(map(str, kept))} (sphere and gmm reuse Figure 3 runs)"
+                    )
+            else:
+                for c in reused:
+                    del ds["cases"][c]
+                dropped += reused
+        if ds_on and not ds["cases"]:
+            ds["enabled"] = False
+            notes.append("dim_shift is left out (no case left to shift)")
+        elif ds_on and dropped:
+            notes.append(f"dim_shift runs {', '.join(ds['cases'])} only")
+    td = config.get("training_dynamics")
+    if isinstance(td, dict) and seeds and td.get("heatmap_seed", 0) not in seeds:
+        td["heatmap_seed"] = seeds[0]
+        notes.append(f"training_dynamics shows the weights of seed {seeds[0]}")
+    cs = config.get("context_sweep")
+    if on("context_sweep"):
+        if "subspace" not in cases:
+            cs["enabled"] = False
+            notes.append("context_sweep is left out (it trains on the subspace case)")
+        elif isinstance(cs.get("models"), list) and models:
+            kept = [m for m in cs["models"] if m in models]
+            if not kept:
+                cs["enabled"] = False
+                notes.append("context_sweep is left out (none of its models is in 'models')")
+            elif kept != cs["models"]:
+                cs["models"] = kept
+                notes.append(f"context_sweep trains {', '.join(kept)} only")
+    if not softmax:
+        marked = [s for s in ("hopfield_iterations", "alpha_beta_landscape") if on(s)]
+        if marked:
+            notes.append(f"{' and '.join(marked)} start from heuristic weights only")
+    if notes and not softmax:
+        notes[0:0] = ["no softmax in 'models' (sphere and gmm of dim_shift and the trained points reuse softmax runs):"]
+    return notes
+
+
+def study_enabled(config: dict, study: str) -> bool:
+    sec = config.get(study)
+    return isinstance(sec, dict) and sec.get("enabled", True) is not False
+
+
+def prepare_config(config: dict, schema_path: str | Path, cli_config=None, configfiles=None) -> str | None:
+    """Everything done to the merged config before any job: in place, in this order.
+
+    1. command-line nested keys (``a__b__c``) expanded; 2. ``key: null`` removes the key;
+    3. strings that parse as the schema's type converted; 4. ``run_name`` set (see run_name_from);
+    5. dependent settings follow (follow_settings); 6. check_config.
+    Returns the one line that says what followed, or None.
+    """
+    import yaml
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    expand_nested_keys(config, schema)
+    drop_nulls(config)
+    coerced = coerce_types(config, schema)
+    config.clear()
+    config.update(coerced)
+    name, source = run_name_from(config, cli_config or {}, configfiles)
+    problems = run_name_errors(name, source)
+    if problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+    config["run_name"] = name
+    notes = follow_settings(config)
+    check_config(config, schema_path)
+    if not notes:
+        return None
+    head = notes[0] if notes[0].endswith(":") else ""
+    rest = notes[1:] if head else notes
+    return "icdenoise: " + (head + " " if head else "") + "; ".join(rest)

@@ -145,8 +145,11 @@ def rule_kwargs(
     sm, *, wildcards: Mapping[str, type] | None = None, threads: bool = False, gpu_token: bool = False
 ) -> dict:
     """The keyword arguments a rule passes to its study function: every named param (as plain values),
-    the given wildcards converted by their type (e.g. ``{"seed": int}``), ``threads`` and the rule's
-    ``gpu`` resource token where asked for."""
+    the given wildcards converted by their type (e.g. ``{"seed": int}``), ``threads`` and, for
+    training rules (``gpu_token=True``), the rule's ``gpu`` resource token and the config's ``device``.
+
+    Placement and speed settings (``device``, threads) are read here, not declared as rule params:
+    Snakemake reruns a job whose params change, and these do not change results."""
     kwargs = {name: plain(value) for name, value in sm.params.items()}
     for name, kind in (wildcards or {}).items():
         kwargs[name] = kind(sm.wildcards[name])
@@ -154,6 +157,7 @@ def rule_kwargs(
         kwargs["threads"] = sm.threads
     if gpu_token:
         kwargs["gpu_token"] = int(sm.resources.get("gpu", 0))
+        kwargs.setdefault("device", sm.config.get("device", "auto"))
     return kwargs
 
 

@@ -3,12 +3,13 @@
 ABL = config["alpha_beta_landscape"]
 
 
-FINAL_TARGETS.extend(
-    [
-        f"{RESULTS}/figures/fig6.pdf",
-        f"{RESULTS}/figures/fig6.png",
-    ]
-)
+if enabled("alpha_beta_landscape"):
+    FINAL_TARGETS.extend(
+        [
+            f"{RESULTS}/figures/fig6.pdf",
+            f"{RESULTS}/figures/fig6.png",
+        ]
+    )
 
 
 rule alpha_beta_landscape:
@@ -83,5 +84,7 @@ rule plot_alpha_beta_landscape:
         f"{RESULTS}/logs/plot_alpha_beta_landscape.log",
     conda:
         "../../envs/plot.yaml"
+    params:
+        run_name=RUN_NAME,
     script:
         "../scripts/plot_alpha_beta_landscape.py"

@@ -6,7 +6,13 @@ CLAIMS = config["claims"]
 STRICT_CLAIMS = str(config["strict_claims"]).lower() == "true"
 # Deviation (c): the Figure 3 subspace/linear runs retrained on the other dataset choice.
 OTHER_DATASET = "shared" if config["dataset"] == "per_seed" else "per_seed"
-DATASET_CHOICE = "subspace" in CASES and "linear" in MODELS and CLAIMS["dataset_choice"]
+DATASET_CHOICE = (
+    enabled("claims")
+    and enabled("training_dynamics")
+    and "subspace" in CASES
+    and "linear" in MODELS
+    and CLAIMS["dataset_choice"]
+)
 # The sampling seed of each training seed's dataset under the other choice.
 OTHER_DATA_SEEDS = {
     s: seed_for(
@@ -46,26 +52,25 @@ rule train_dataset_choice:
         case_params=lambda w: case_params("subspace"),
         epochs=lambda w: config["cases"]["subspace"]["epochs"],
         train_settings=TRAIN_SETTINGS,
-        device=config["device"],
     script:
         "../scripts/train_dataset_choice.py"
 
 
-# Every table a claim or deviation reads (only tables: the claims never look at runs or figures).
+# Every table a claim or deviation reads (only tables: the claims never look at runs or figures), of the
+# studies this run builds; the claims of a study switched off are "not checkable" in the table.
+STUDY_TABLES = {
+    "training_dynamics": ("trained_weights", "training_curves", "baselines"),
+    "alpha_beta_landscape": ("landscape_points",),
+    "context_sweep": ("context_sweep", "context_sweep_theory"),
+    "dim_shift": ("dim_shift", "dim_shift_oracles"),
+    "dam_energy": ("hopfield_trajectories",),
+    "hopfield_iterations": ("hopfield_iterations",),
+}
 CLAIM_TABLES = [
     f"{RESULTS}/tables/{name}.parquet"
-    for name in (
-        "trained_weights",
-        "training_curves",
-        "baselines",
-        "landscape_points",
-        "context_sweep",
-        "context_sweep_theory",
-        "dim_shift",
-        "dim_shift_oracles",
-        "hopfield_trajectories",
-        "hopfield_iterations",
-    )
+    for study, names in STUDY_TABLES.items()
+    if enabled(study)
+    for name in names
 ] + ([f"{RESULTS}/tables/dataset_choice.parquet"] if DATASET_CHOICE else [])
 
 # The settings the claims compare with the paper's (claims.paper_scale) and their tolerances.
@@ -88,12 +93,13 @@ CLAIM_SETTINGS = {
 }
 CLAIM_SETTINGS["train"] = TRAIN_SETTINGS
 
-FINAL_TARGETS.extend(
-    [
-        f"{RESULTS}/tables/claims.parquet",
-        f"{RESULTS}/claims.md",
-    ]
-)
+if enabled("claims"):
+    FINAL_TARGETS.extend(
+        [
+            f"{RESULTS}/tables/claims.parquet",
+            f"{RESULTS}/claims.md",
+        ]
+    )
 
 
 rule claims:

@@ -9,19 +9,29 @@ from snakemake.utils import validate
 # The science lives in src/icdenoise; make the checkout's copy importable for the planning step.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from icdenoise.config import ConfigError, check_config, gpu_visible  # noqa: E402
-from icdenoise.config import device_error  # noqa: E402
+from icdenoise.config import ConfigError, gpu_visible, prepare_config  # noqa: E402
+from icdenoise.config import device_error, study_enabled  # noqa: E402
 from icdenoise.resume import claim_workdir  # noqa: E402
 from icdenoise.tasks import derive_seed  # noqa: E402
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 
-# Fail before any job runs: every problem named by its key (types, ranges, relations).
+# Before any job runs (src/icdenoise/config.py, prepare_config): command-line keys a__b__c become
+# nested keys, `key: null` removes a key, strings that read as the schema's type become that type,
+# run_name is set (--config run_name, else the last --configfile's run_name or file name), settings
+# that depend on others follow them (one line says so), and every problem is named by its key.
 try:
-    check_config(config, SCHEMA)
+    FOLLOWED = prepare_config(
+        config,
+        SCHEMA,
+        cli_config=dict(workflow.config_settings.config),
+        configfiles=workflow.config_settings.configfiles,
+    )
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 validate(config, "../schemas/config.schema.yaml")  # also fills in the schema's defaults
+if FOLLOWED and not (workflow.remote_exec or workflow.subprocess_exec):
+    print(FOLLOWED, file=sys.stderr)
 
 # A run killed by SIGKILL or a lost node leaves Snakemake's lock files behind. The main process
 # holds an flock for its life; when no run of this workflow is alive here, those locks are stale
@@ -45,7 +55,16 @@ onstart:
 CASES = list(config["cases"])
 MODELS = list(config["models"])
 SEEDS = list(config["seeds"])
-RESULTS = "results"
+# Every output of this config lies under results/<run_name>/ (config.yaml: paper, smoke.yaml: smoke,
+# --configfile my.yaml without run_name: my), so runs of different configs never replace each other.
+# Snakemake's own metadata (.snakemake/) stays shared.
+RUN_NAME = config["run_name"]
+RESULTS = f"results/{RUN_NAME}"
+
+
+def enabled(study):
+    """Whether a study's figure is part of the default target (`<study>: {enabled: false}` turns it off)."""
+    return study_enabled(config, study)
 
 
 def data_seed(seed):

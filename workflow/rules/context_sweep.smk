@@ -3,12 +3,13 @@
 CS = config["context_sweep"]
 
 
-FINAL_TARGETS.extend(
-    [
-        f"{RESULTS}/figures/fig4a.pdf",
-        f"{RESULTS}/figures/fig4a.png",
-    ]
-)
+if enabled("context_sweep"):
+    FINAL_TARGETS.extend(
+        [
+            f"{RESULTS}/figures/fig4a.pdf",
+            f"{RESULTS}/figures/fig4a.png",
+        ]
+    )
 
 
 rule train_context_sweep:
@@ -42,7 +43,6 @@ rule train_context_sweep:
         case_params=case_params("subspace"),
         epochs=config["cases"]["subspace"]["epochs"],
         train_settings=TRAIN_SETTINGS,
-        device=config["device"],
         fresh_prompts=CS["fresh_prompts"],
         fresh_seeds={L: seed_for("context_sweep_fresh", L) for L in CS["L"]},
     script:
@@ -84,5 +84,7 @@ rule plot_context_sweep:
         f"{RESULTS}/benchmarks/plot_context_sweep.tsv"
     conda:
         "../../envs/plot.yaml"
+    params:
+        run_name=RUN_NAME,
     script:
         "../scripts/plot_context_sweep.py"

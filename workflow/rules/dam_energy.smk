@@ -3,12 +3,13 @@
 DE = config["dam_energy"]
 
 
-FINAL_TARGETS.extend(
-    [
-        f"{RESULTS}/figures/fig5.pdf",
-        f"{RESULTS}/figures/fig5.png",
-    ]
-)
+if enabled("dam_energy"):
+    FINAL_TARGETS.extend(
+        [
+            f"{RESULTS}/figures/fig5.pdf",
+            f"{RESULTS}/figures/fig5.png",
+        ]
+    )
 
 
 rule dam_energy_data:
@@ -24,7 +25,7 @@ rule dam_energy_data:
     conda:
         "../../envs/train.yaml"
     params:
-        settings=DE,
+        settings={k: v for k, v in DE.items() if k != "enabled"},
         seed=seed_for("fig5"),
     script:
         "../scripts/dam_energy_data.py"
@@ -48,6 +49,7 @@ rule plot_dam_energy:
     conda:
         "../../envs/plot.yaml"
     params:
+        run_name=RUN_NAME,
         panels=DE["panels"],
     script:
         "../scripts/plot_dam_energy.py"

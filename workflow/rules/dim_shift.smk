@@ -7,12 +7,13 @@ DS = config["dim_shift"]
 DS_CASES = [c for c in ("subspace", "sphere", "gmm") if c in DS["cases"]]
 
 
-FINAL_TARGETS.extend(
-    [
-        f"{RESULTS}/figures/fig4b.pdf",
-        f"{RESULTS}/figures/fig4b.png",
-    ]
-)
+if enabled("dim_shift"):
+    FINAL_TARGETS.extend(
+        [
+            f"{RESULTS}/figures/fig4b.pdf",
+            f"{RESULTS}/figures/fig4b.png",
+        ]
+    )
 
 
 rule train_dim_shift:
@@ -39,7 +40,6 @@ rule train_dim_shift:
             **TRAIN_SETTINGS,
             "lr_milestones": DS["cases"]["subspace"]["lr_milestones"],
         },
-        device=config["device"],
         runs=[
             dict(
                 seed=s,
@@ -137,5 +137,7 @@ rule plot_dim_shift:
         f"{RESULTS}/benchmarks/plot_dim_shift.tsv"
     conda:
         "../../envs/plot.yaml"
+    params:
+        run_name=RUN_NAME,
     script:
         "../scripts/plot_dim_shift.py"

@@ -3,12 +3,13 @@
 HI = config["hopfield_iterations"]
 
 
-FINAL_TARGETS.extend(
-    [
-        f"{RESULTS}/figures/fig_hopfield_iterations.pdf",
-        f"{RESULTS}/figures/fig_hopfield_iterations.png",
-    ]
-)
+if enabled("hopfield_iterations"):
+    FINAL_TARGETS.extend(
+        [
+            f"{RESULTS}/figures/fig_hopfield_iterations.pdf",
+            f"{RESULTS}/figures/fig_hopfield_iterations.png",
+        ]
+    )
 
 
 rule hopfield_iterations:
@@ -76,5 +77,7 @@ rule plot_hopfield_iterations:
         f"{RESULTS}/logs/plot_hopfield_iterations.log",
     conda:
         "../../envs/plot.yaml"
+    params:
+        run_name=RUN_NAME,
     script:
         "../scripts/plot_hopfield_iterations.py"

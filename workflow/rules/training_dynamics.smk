@@ -4,12 +4,13 @@
 TD = config["training_dynamics"]
 
 
-FINAL_TARGETS.extend(
-    [
-        f"{RESULTS}/figures/fig3.pdf",
-        f"{RESULTS}/figures/fig3.png",
-    ]
-)
+if enabled("training_dynamics"):
+    FINAL_TARGETS.extend(
+        [
+            f"{RESULTS}/figures/fig3.pdf",
+            f"{RESULTS}/figures/fig3.png",
+        ]
+    )
 
 
 rule sample_prompts:
@@ -60,7 +61,6 @@ rule train:
         epochs=lambda w: config["cases"][w.case]["epochs"],
         n_train=config["n_train"],
         train_settings=TRAIN_SETTINGS,
-        device=config["device"],
     script:
         "../scripts/train.py"
 
@@ -126,6 +126,7 @@ rule plot_training_dynamics:
     conda:
         "../../envs/plot.yaml"
     params:
+        run_name=RUN_NAME,
         heatmap_seed=TD["heatmap_seed"],
     script:
         "../scripts/plot_training_dynamics.py"

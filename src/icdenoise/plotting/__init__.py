@@ -42,8 +42,13 @@ plt.rcParams.update(
 )
 
 
-def save_figure(fig, out_pdf: str | Path, out_png: str | Path) -> None:
-    """Write the figure to PDF and PNG atomically (deterministic PDF: no creation date)."""
+def save_figure(fig, out_pdf: str | Path, out_png: str | Path, run_name: str | None = None) -> None:
+    """Write the figure to PDF and PNG atomically (deterministic PDF: no creation date).
+
+    ``run_name``: the config that made the figure, stamped in its top-right corner.
+    """
+    if run_name:
+        fig.text(1.0, 1.0, f"config: {run_name}", ha="right", va="bottom", fontsize=7, color="0.35")
     with atomic_output(out_pdf, suffix=".pdf") as tmp:
         fig.savefig(tmp, format="pdf", bbox_inches="tight", metadata={"CreationDate": None})
     with atomic_output(out_png, suffix=".png") as tmp:

@@ -83,7 +83,7 @@ def _panel(ax, fig, grid, points, case):
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=6.8, frameon=False)
 
 
-def plot_alpha_beta_landscape(grid, points, out_pdf, out_png) -> None:
+def plot_alpha_beta_landscape(grid, points, out_pdf, out_png, run_name: str | None = None) -> None:
     """Figure 6 from the tables of rule gather_landscape."""
     grid = read_table(grid, ["case", "alpha", "beta", "mse"])
     points = read_table(points, ["case", "kind", "point", "seed", "alpha", "beta", "mse", "flipped"])
@@ -99,4 +99,4 @@ def plot_alpha_beta_landscape(grid, points, out_pdf, out_png) -> None:
         y=1.0,
     )
     fig.tight_layout()
-    save_figure(fig, out_pdf, out_png)
+    save_figure(fig, out_pdf, out_png, run_name=run_name)

@@ -69,7 +69,7 @@ def _alpha_beta_vs_L(ax, table, theory):
     ax.legend(loc="center right", frameon=False)
 
 
-def plot_context_sweep(table, theory, out_pdf, out_png) -> None:
+def plot_context_sweep(table, theory, out_pdf, out_png, run_name: str | None = None) -> None:
     """Figure 4a from context_sweep.parquet and context_sweep_theory.parquet."""
     table = read_table(table, ["model", "L", "seed", "train_mse", "test_mse", "fresh_mse", "alpha_beta"])
     theory = read_table(theory, ["L", "gamma_star", "finite_L_mse", "bayes_mse", "sigma0_2", "sigma_z2"])
@@ -94,4 +94,4 @@ def plot_context_sweep(table, theory, out_pdf, out_png) -> None:
         y=1.0,
     )
     fig.tight_layout()
-    save_figure(fig, out_pdf, out_png)
+    save_figure(fig, out_pdf, out_png, run_name=run_name)

@@ -88,7 +88,9 @@ def _panel(ax, xs, ys, E, levels, context, traj, steps: int):
     return cf
 
 
-def plot_dam_energy(trajectories, energy, context, out_pdf, out_png, panels=(1, 50)) -> None:
+def plot_dam_energy(
+    trajectories, energy, context, out_pdf, out_png, panels=(1, 50), run_name: str | None = None
+) -> None:
     """Figure 5 from the tables of rule fig5_data: energy contour, context, queries, targets, trajectories."""
     traj = read_table(
         trajectories,
@@ -122,4 +124,4 @@ def plot_dam_energy(trajectories, energy, context, out_pdf, out_png, panels=(1, 
         f"queries start {d0:.3f} from their targets",
         y=0.99,
     )
-    save_figure(fig, out_pdf, out_png)
+    save_figure(fig, out_pdf, out_png, run_name=run_name)

@@ -107,7 +107,7 @@ def _dim_shift_panel(ax, table, oracles, theory, case, L_colors):
     return model
 
 
-def plot_dim_shift(table, oracles, theory, out_pdf, out_png) -> None:
+def plot_dim_shift(table, oracles, theory, out_pdf, out_png, run_name: str | None = None) -> None:
     """Figure 4b from dim_shift.parquet, dim_shift_oracles.parquet and dim_shift_theory.parquet."""
     table = read_table(
         table,
@@ -157,4 +157,4 @@ def plot_dim_shift(table, oracles, theory, out_pdf, out_png) -> None:
         y=1.0,
     )
     fig.tight_layout(rect=(0, 0.09, 1, 1))
-    save_figure(fig, out_pdf, out_png)
+    save_figure(fig, out_pdf, out_png, run_name=run_name)

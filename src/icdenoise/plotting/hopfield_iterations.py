@@ -126,7 +126,7 @@ def verdict_lines(best) -> list[str]:
     return out
 
 
-def plot_hopfield_iterations(iterations, baselines, out_pdf, out_png) -> None:
+def plot_hopfield_iterations(iterations, baselines, out_pdf, out_png, run_name: str | None = None) -> None:
     """The iteration-study figure from hopfield_iterations.parquet and baselines.parquet."""
     tab = read_table(
         iterations,
@@ -166,4 +166,4 @@ def plot_hopfield_iterations(iterations, baselines, out_pdf, out_png) -> None:
     _legend(fig, fracs, (tab["point"] == "heuristic_prop4").any())
     fig.tight_layout(rect=(0, 0, 1, 0.965))
     fig.text(0.01, -0.005, "\n".join(verdict_lines(best)), fontsize=8, va="top", ha="left")
-    save_figure(fig, out_pdf, out_png)
+    save_figure(fig, out_pdf, out_png, run_name=run_name)

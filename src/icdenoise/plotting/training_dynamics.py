@@ -64,7 +64,9 @@ def _heatmap(ax, fig, matrices, case, model, seed, name):
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
 
 
-def plot_training_dynamics(curves, matrices, weights, baselines, out_pdf, out_png, heatmap_seed: int = 0) -> None:
+def plot_training_dynamics(
+    curves, matrices, weights, baselines, out_pdf, out_png, heatmap_seed: int = 0, run_name: str | None = None
+) -> None:
     """Figure 3 from the tables written by the gather_fig3 rule."""
     curves = read_table(curves, ["case", "model", "seed", "epoch", "split", "mse"])
     matrices = read_table(matrices, ["case", "model", "seed", "matrix", "row", "col", "value"])
@@ -104,4 +106,4 @@ def plot_training_dynamics(curves, matrices, weights, baselines, out_pdf, out_pn
         y=1.0,
     )
     fig.tight_layout()
-    save_figure(fig, out_pdf, out_png)
+    save_figure(fig, out_pdf, out_png, run_name=run_name)
