@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from icdenoise.studies import claims as cl
-from workflow_utils import PAPER_CONFIG, SMOKE_CONFIG, run_snakemake
+from workflow_utils import PAPER_CONFIG, SMOKE_CONFIG, SMOKE_RESULTS, run_snakemake
 
 PAPER = yaml.safe_load(PAPER_CONFIG.read_text())
 SETTINGS_KEYS = ("n", "L", "n_train", "n_test", "seeds", "dataset", "models", "cases", "context_sweep", "dim_shift")
@@ -217,7 +217,7 @@ def _report_text(path) -> str:
 
 @pytest.mark.slow
 def test_smoke_claims_tables(smoke_run):
-    tables = smoke_run / "results" / "tables"
+    tables = smoke_run / SMOKE_RESULTS / "tables"
     df = pd.read_parquet(tables / "claims.parquet")
     assert list(df.columns[:10]) == list(cl.CLAIM_TEXT_COLUMNS) and df["id"].is_unique and len(df) >= 30
     assert set(df["verdict"]) <= set(cl.VERDICTS)
@@ -232,7 +232,7 @@ def test_smoke_claims_tables(smoke_run):
         "split_mean_vs_batch_mean",
         "fig4a_final_vs_min",
     }
-    md = (smoke_run / "results" / "claims.md").read_text()
+    md = (smoke_run / SMOKE_RESULTS / "claims.md").read_text()
     assert "## Deviations from the authors' code" in md and all(cid in md for cid in df["id"])
 
 
@@ -243,7 +243,7 @@ def test_smoke_report_holds_every_claim(smoke_run):
     report = smoke_run / "report.html"
     run_snakemake(smoke_run, "--report", str(report))
     text = _report_text(report)
-    ids = pd.read_parquet(smoke_run / "results" / "tables" / "claims.parquet")["id"]
+    ids = pd.read_parquet(smoke_run / SMOKE_RESULTS / "tables" / "claims.parquet")["id"]
     missing = [cid for cid in ids if cid not in text]
     assert not missing, f"claim ids not in the report: {missing}"
     assert "1. Verdict" in text and "claims reproduced" in text  # the Verdict category and the first page's verdict
@@ -259,7 +259,7 @@ def test_strict_claims_fails_the_workflow_only_on_a_failing_claim(smoke_run, tmp
 
     work = tmp_path / "smoke"
     shutil.copytree(smoke_run, work, symlinks=True, ignore=shutil.ignore_patterns("report.html", "imports"))
-    target = "results/tables/claims.parquet"
+    target = f"{SMOKE_RESULTS}/tables/claims.parquet"
     # targets before --configfile/--config, which take several values
     smoke = ("--configfile", str(SMOKE_CONFIG))
     ok = run_snakemake(work, target, "--cores", "1", *smoke, "--config", "strict_claims=true", configfile=None)
@@ -268,7 +268,7 @@ def test_strict_claims_fails_the_workflow_only_on_a_failing_claim(smoke_run, tmp
     claims_cfg = copy.deepcopy(PAPER["claims"])
     claims_cfg["tolerances"]["k_mc"]["value"] = 0
     zero = tmp_path / "zero_tolerance.yaml"
-    zero.write_text(yaml.safe_dump({"claims": claims_cfg}))
+    zero.write_text(yaml.safe_dump({"claims": claims_cfg, "run_name": "smoke"}))  # the same results folder
     args = (target, "--cores", "1", *smoke, str(zero), "--config", "strict_claims=true")
     proc = run_snakemake(work, *args, configfile=None, check=False)
     assert proc.returncode != 0, proc.stdout[-3000:]
