@@ -175,3 +175,12 @@ def test_bad_config_fails_planning_before_any_job(tmp_path, how, named, allowed)
     assert "invalid configuration" in out and f"config key '{named}'" in out and allowed in out, out[-3000:]
     assert "Job stats" not in out  # failed while parsing the config: no DAG, so no job
     assert not (workdir / "results").exists()
+
+
+def test_schema_and_relation_problems_are_named_together():
+    """A type error and a relation error in one file: both are reported by the first run."""
+    cfg = mutate(mutate(smoke(), "cases.gmm.sigma_z2", -0.1), "cases.subspace.d", 8)  # smoke n = 8
+    with pytest.raises(ConfigError) as info:
+        check_config(cfg, SCHEMA)
+    msg = str(info.value)
+    assert "config key 'cases.gmm.sigma_z2'" in msg and "config key 'cases.subspace.d'" in msg, msg

@@ -261,8 +261,11 @@ def check_config(config: dict, schema_path: str | Path) -> None:
 
     schema = yaml.safe_load(Path(schema_path).read_text())
     problems = schema_errors(config, schema)
-    if not problems:
-        problems = relation_errors(config)
+    try:  # relations too, so that every problem is named at once (they read defensively)
+        problems += [p for p in relation_errors(config) if p not in problems]
+    except (TypeError, ValueError, KeyError, AttributeError):  # a shape the schema already rejected
+        if not problems:
+            raise
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
 
