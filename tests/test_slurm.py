@@ -393,7 +393,7 @@ def test_workflow_runs_through_slurm(slurm_cluster, local_reference, tmp_path):
 def test_failing_job_fails_the_workflow_and_shows_its_log(slurm_cluster, tmp_path):
     # Snakemake merges several --configfile recursively: only train.lr changes, and training diverges.
     diverge = tmp_path / "diverge.yaml"
-    diverge.write_text("train:\n  lr: 1.0e+12\n")
+    diverge.write_text("run_name: smoke\ntrain:\n  lr: 1.0e+12\n")  # run_name: the target's results folder
     run = _snakemake(
         [
             "-s",
