@@ -29,6 +29,7 @@ from .api import (
     task_params,
     train_case,
 )
+from .studies.claims import CLAIM_TEXT_COLUMNS
 from .tasks import CASE_PARAMS, CASES
 
 PROG = "icdenoise"
@@ -507,18 +508,7 @@ def cmd_check_config(args, cfg) -> int:
 
 # ----------------------------------------------------------------------------------- claims
 
-CLAIM_COLUMNS = [
-    "id",
-    "source",
-    "statement",
-    "paper_value",
-    "reproduced",
-    "spread",
-    "tolerance",
-    "tolerance_reason",
-    "verdict",
-    "evidence",
-]
+CLAIM_COLUMNS = list(CLAIM_TEXT_COLUMNS)  # the ten text columns of claims.parquet
 _COMPACT = ["id", "paper_value", "reproduced", "spread", "verdict"]
 _WIDTH = {"id": 28, "paper_value": 18, "reproduced": 18, "spread": 24, "verdict": 28}
 

@@ -107,7 +107,8 @@ def train_dataset_choice(
 
     from ..jobs import prepare_torch
     from ..tasks import sample_prompts
-    from ..train import Member, TrainConfig, train_ensemble
+    from ..train import train_ensemble
+    from .common import split_member
 
     prepare_torch(threads, gpu_token, device)
     datasets: dict[int, object] = {}
@@ -117,16 +118,20 @@ def train_dataset_choice(
         if ds not in datasets:  # a shared dataset is sampled once
             datasets[ds] = sample_prompts(case, n_train + n_test, ds, n=n, L=L, **case_params)
         batch = datasets[ds]
-        cfg = TrainConfig.from_settings(
-            model,
-            epochs,
-            train_settings,
-            seed=int(train_seeds[seed]),
-            device=device,
-            threads=threads,
-            label=f"dataset={dataset} case={case} model={model} seed={seed}",
+        label = f"dataset={dataset} case={case} model={model} seed={seed}"
+        members.append(
+            split_member(
+                batch,
+                n_train,
+                model,
+                epochs,
+                train_settings,
+                train_seed=train_seeds[seed],
+                device=device,
+                threads=threads,
+                label=label,
+            )
         )
-        members.append(Member(batch.subset(slice(0, n_train)), batch.subset(slice(n_train, None)), cfg))
     rows = []
     for seed, member, res in zip(seeds, members, train_ensemble(members), strict=True):  # one batched ensemble
         a, b = float(res.alpha[-1]), float(res.beta[-1])

@@ -55,6 +55,30 @@ def model_mse(model: str, X, x_query, x_target, W_KQ, W_PV, chunk: int = 250) ->
     return np.concatenate(out)
 
 
+def split_member(
+    batch,
+    n_train: int,
+    model: str,
+    epochs: int,
+    train_settings: dict,
+    *,
+    train_seed: int,
+    device: str,
+    threads: int,
+    label: str,
+):
+    """One member of a training ensemble: train on the first ``n_train`` prompts of ``batch``, test on the
+    rest, with the ``train`` settings of the config (batch size, lr and its schedule) and ``train_seed``."""
+    from ..train import Member, TrainConfig
+
+    if n_train >= batch.num_prompts:
+        raise ValueError(f"n_train={n_train} leaves no test prompts ({batch.num_prompts} prompts per dataset)")
+    cfg = TrainConfig.from_settings(
+        model, epochs, train_settings, seed=int(train_seed), device=device, threads=threads, label=label
+    )
+    return Member(batch.subset(slice(0, n_train)), batch.subset(slice(n_train, None)), cfg)
+
+
 def ensemble_meta(res) -> dict:
     """How a run was trained (device, kernel, its ensemble): run metadata, never part of a result table."""
     return {

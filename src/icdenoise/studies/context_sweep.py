@@ -15,7 +15,7 @@ import numpy as np
 from ..io import load_run, save_run, write_table
 from ..jobs import prepare_torch
 from ..tasks import sample_prompts
-from .common import mean_se, model_mse, run_record
+from .common import mean_se, model_mse, run_record, split_member
 
 log = logging.getLogger("icdenoise")
 
@@ -75,7 +75,7 @@ def train_context_sweep(
     ``fresh_seeds[L]``; the same prompts for every model and seed: paired comparisons). One L at a time, so
     memory stays that of one L's datasets.
     """
-    from ..train import Member, TrainConfig, train_ensemble
+    from ..train import train_ensemble
 
     prepare_torch(threads, gpu_token, device)
     by_L: dict[int, list[int]] = {}
@@ -96,16 +96,18 @@ def train_context_sweep(
             run = runs[i]
             batch = data[int(run["data_seed"])]
             label = f"context_sweep L={L} model={run['model']} seed={run['seed']}"
-            cfg = TrainConfig.from_settings(
+            member = split_member(
+                batch,
+                n_train,
                 run["model"],
                 epochs,
                 train_settings,
-                seed=int(run["train_seed"]),
+                train_seed=run["train_seed"],
                 device=device,
                 threads=threads,
                 label=label,
             )
-            members.append(Member(batch.subset(slice(0, n_train)), batch.subset(slice(n_train, None)), cfg))
+            members.append(member)
         for i, member, res in zip(idxs, members, train_ensemble(members), strict=True):
             run, model = runs[i], runs[i]["model"]
             fresh_mse, fresh_se = float("nan"), float("nan")

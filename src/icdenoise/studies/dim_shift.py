@@ -15,7 +15,7 @@ import numpy as np
 from ..io import load_run, save_run, write_json
 from ..jobs import prepare_torch
 from ..tasks import CASE_PARAMS, derive_seed, sample_prompts
-from .common import initial_weights, mean_se, model_mse, run_record
+from .common import initial_weights, mean_se, model_mse, run_record, split_member
 
 log = logging.getLogger("icdenoise")
 
@@ -85,18 +85,27 @@ def train_dim_shift(
 ) -> list[dict]:
     """Fig. 4b training: linear attention on the subspace case, ``runs[i]`` = {"seed", "data_seed", "train_seed"}
     -> ``outs[i]``, each on its own dataset (lr schedule as given), all seeds as one batched ensemble."""
-    from ..train import Member, TrainConfig, train_ensemble
+    from ..train import train_ensemble
 
     prepare_torch(threads, gpu_token, device)
     batches, members = [], []
     for run in runs:
         batch = sample_prompts("subspace", n_train + n_test, int(run["data_seed"]), n=n, L=L, **case_params)
         label = f"dim_shift subspace L={L} model=linear seed={run['seed']}"
-        cfg = TrainConfig.from_settings(
-            "linear", epochs, train_settings, seed=int(run["train_seed"]), device=device, threads=threads, label=label
-        )
         batches.append(batch)
-        members.append(Member(batch.subset(slice(0, n_train)), batch.subset(slice(n_train, None)), cfg))
+        members.append(
+            split_member(
+                batch,
+                n_train,
+                "linear",
+                epochs,
+                train_settings,
+                train_seed=run["train_seed"],
+                device=device,
+                threads=threads,
+                label=label,
+            )
+        )
     metas = []
     for run, out, batch, member, res in zip(runs, outs, batches, members, train_ensemble(members), strict=True):
         arrays, meta = run_record(

@@ -13,7 +13,7 @@ import numpy as np
 from ..io import concat_tables, load_prompts, load_run, save_prompts, save_run, write_table
 from ..jobs import prepare_torch, versions
 from ..tasks import CASE_PARAMS, sample_prompts
-from .common import ensemble_meta
+from .common import ensemble_meta, split_member
 
 log = logging.getLogger("icdenoise")
 
@@ -58,26 +58,26 @@ def train_runs(
     ``n_train`` prompts of the dataset of its data seed (``data_paths`` in the order of ``data_seeds``) and is
     tested on the rest. Each member's curves and weights are those it would get trained alone.
     """
-    from ..train import Member, TrainConfig, train_ensemble
+    from ..train import train_ensemble
 
     prepare_torch(threads, gpu_token, device)
     batches = {int(s): load_prompts(p) for s, p in zip(data_seeds, data_paths, strict=True)}
     members = []
     for run in runs:
         batch = batches[int(run["data_seed"])]
-        if n_train >= batch.num_prompts:
-            raise ValueError(f"n_train={n_train} leaves no test prompts ({batch.num_prompts} prompts per dataset)")
         label = f"case={case} model={run['model']} seed={run['seed']}"
-        cfg = TrainConfig.from_settings(
+        member = split_member(
+            batch,
+            n_train,
             run["model"],
             epochs,
             train_settings,
-            seed=int(run["train_seed"]),
+            train_seed=run["train_seed"],
             device=device,
             threads=threads,
             label=label,
         )
-        members.append(Member(batch.subset(slice(0, n_train)), batch.subset(slice(n_train, None)), cfg))
+        members.append(member)
     metas = []
     for run, out, member, res in zip(runs, outs, members, train_ensemble(members), strict=True):
         batch = batches[int(run["data_seed"])]
