@@ -38,7 +38,7 @@ import torch
 
 from . import kernels
 from .models import MODELS, context_moment, init_weights, weight_summary
-from .tasks import PromptBatch, derive_seed, sample_prompts
+from .tasks import SAMPLERS, PromptBatch, derive_seed
 
 
 class TrainingDiverged(RuntimeError):
@@ -142,6 +142,9 @@ class OnlinePrompts:
     twice. The epoch is cut into batches exactly as a finite training set of ``prompts_per_epoch``
     prompts would be (ceil(N / batch_size) optimiser steps, the last one possibly smaller), so "N =
     800 prompts" and "online" with the same N and TrainConfig take the same optimiser steps.
+
+    ``sampler="torch"`` draws each epoch with :func:`icdenoise.tasks.sample_prompts_torch` instead
+    (the same law, float32 torch draws from the same epoch seed, ~2-4x faster; deterministic too).
     """
 
     case: str
@@ -150,6 +153,11 @@ class OnlinePrompts:
     case_params: dict
     seed: int
     prompts_per_epoch: int
+    sampler: str = "numpy"
+
+    def __post_init__(self):
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {self.sampler!r}")
 
     @property
     def num_prompts(self) -> int:
@@ -160,7 +168,7 @@ class OnlinePrompts:
 
     def sample(self, epoch: int) -> PromptBatch:
         """The training prompts of epoch ``epoch`` (1-based)."""
-        return sample_prompts(
+        return SAMPLERS[self.sampler](
             self.case, self.num_prompts, self.epoch_seed(epoch), n=self.n, L=self.L, **self.case_params
         )
 
