@@ -195,3 +195,18 @@ def test_rule_is_opt_in_and_plans_one_job_per_case_model_L(tmp_path):
     assert "train" not in counts  # no Figure 3 job
     default = run_snakemake(tmp_path, "-n", configfile=SMOKE_CONFIG).stdout
     assert "train_gap_study" not in job_counts(default)
+
+
+def test_members_on_one_stream_share_its_draws_and_equal_solo_runs():
+    """Online members on the same stream are drawn once per epoch; each still equals its solo run."""
+    from icdenoise.train import Member, TrainConfig, train, train_ensemble
+
+    stream = OnlinePrompts("sphere", N_, L_, PARAMS["sphere"], seed=4, prompts_per_epoch=16, sampler="torch")
+    test = sample_prompts("sphere", 8, 5, n=N_, L=L_, **PARAMS["sphere"])
+    cfgs = [TrainConfig("softmax", epochs=3, batch_size=8, seed=s, progress=False) for s in (1, 2)]
+    ens = train_ensemble([Member(stream, test, c) for c in cfgs])
+    for c, r in zip(cfgs, ens, strict=True):
+        solo = train(stream, test, c)
+        np.testing.assert_array_equal(r.W_KQ, solo.W_KQ)
+        np.testing.assert_array_equal(r.train_mse, solo.train_mse)
+    assert not np.array_equal(ens[0].W_KQ, ens[1].W_KQ)

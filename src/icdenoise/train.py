@@ -173,6 +173,19 @@ class OnlinePrompts:
         )
 
 
+def _online_epoch(members: list, epoch: int) -> list[PromptBatch]:
+    """Epoch ``epoch``'s prompts of each online member; members on the same stream share one draw."""
+    drawn: dict[str, PromptBatch] = {}
+    out = []
+    for m in members:
+        s = m.train_set
+        key = repr((s.case, s.n, s.L, sorted(s.case_params.items()), s.seed, s.prompts_per_epoch, s.sampler))
+        if key not in drawn:
+            drawn[key] = s.sample(epoch)
+        out.append(drawn[key])
+    return out
+
+
 @dataclass
 class Member:
     """One run of an ensemble: its training data (prompts or an online stream), test prompts and settings."""
@@ -489,7 +502,7 @@ class _SubEnsemble:
         t0 = time.perf_counter()
         te = self._split([m.test_set for m in self.members])
         if self.online:
-            tr = self._split([m.train_set.sample(1) for m in self.members], R * B)
+            tr = self._split(_online_epoch(self.members, 1), R * B)
         else:
             tr = self._split([m.train_set for m in self.members], R * B)
         P = tr.P
@@ -517,7 +530,7 @@ class _SubEnsemble:
             A = sum(e >= epoch for e in self.epochs)  # active members: a prefix (sorted by epochs)
             if self.online:
                 if epoch > 1:
-                    tr = self._split([m.train_set.sample(epoch) for m in self.members[:A]], A * B)
+                    tr = self._split(_online_epoch(self.members[:A], epoch), A * B)
                 idx = torch.arange(P).expand(A, P)
             else:
                 idx = torch.stack([torch.randperm(P, generator=gens[r]) for r in range(A)])

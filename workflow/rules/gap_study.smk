@@ -77,7 +77,12 @@ rule train_gap_study:
             s: seed_for("gap_train", w.case, w.model, s) for s in GS["seeds"]
         },
         online_seeds=lambda w: {
-            s: seed_for("gap_online", w.case, w.L, s) for s in GS["seeds"]
+            s: (
+                seed_for("gap_online", w.case, w.L, s)
+                if GS["online_stream"] == "per_seed"
+                else seed_for("gap_online", w.case, w.L)
+            )
+            for s in GS["seeds"]
         },
         online_test_seeds=lambda w: {
             s: seed_for("gap_online_test", w.case, w.L, s) for s in GS["seeds"]
