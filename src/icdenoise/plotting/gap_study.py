@@ -48,7 +48,7 @@ def _n_panel(ax, runs, refs, s):
     ax.set_xscale("log")
     Ns = sorted(fin["N"].unique())
     ax.set_xticks(Ns, [str(v) for v in Ns])
-    ax.minorticks_off()
+    ax.xaxis.set_minor_locator(plt.NullLocator())
     ax.axvline(int(s["N_ref"]), color="0.7", lw=0.8, zorder=0)
     ax.set_xlabel("training prompts N")
     ax.set_ylabel("MSE / Bayes")
@@ -64,20 +64,22 @@ def _n_panel(ax, runs, refs, s):
 
 def _l_panel(ax, runs, refs, case, model):
     onl = runs[(runs["case"] == case) & (runs["model"] == model) & (runs["training"] == "online")]
-    bay = refs[(refs["case"] == case) & (refs["model"] == model) & (refs["reference"] == "bayes")].set_index("L")
+    bay = refs[(refs["case"] == case) & (refs["model"] == model) & (refs["reference"] == "bayes")]
+    bayes = bay.set_index("L")["mse"]  # each L's own fresh prompts: ratios are paired on the prompts
     si = refs[(refs["case"] == case) & (refs["model"] == model) & (refs["reference"] == "scaled_identity_opt")]
-    bayes = float(bay["mse"].mean())  # the oracle ignores the context: one level (each L's own fresh prompts)
     color = CASE_COLORS.get(case, "tab:gray")
-    ax.scatter(onl["L"], onl["fresh_mse"] / bayes, s=10, color=color, alpha=0.45, lw=0, label="online, seeds")
-    g = onl.groupby("L")["fresh_mse"]
-    ax.plot(g.mean().index, g.mean() / bayes, "-o", color=color, ms=4, label="online floor (seed mean)")
+    ratio = onl["fresh_mse"] / onl["bayes_mse"]
+    ax.scatter(onl["L"], ratio, s=10, color=color, alpha=0.45, lw=0, label="online, seeds")
+    g = ratio.groupby(onl["L"]).mean()
+    ax.plot(g.index, g, "-o", color=color, ms=4, label="online floor (seed mean)")
     si = si.sort_values("L")
-    ax.plot(si["L"], si["mse"] / bayes, "-.", color="tab:olive", label="best scaled identity")
+    ax.plot(si["L"], si["mse"].to_numpy() / bayes.loc[si["L"]].to_numpy(), "-.", color="tab:olive",
+            label="best scaled identity")  # fmt: skip
     ax.axhline(1.0, color="black", ls="--", lw=1, label="Bayes")
     Ls = sorted(onl["L"].unique())
     ax.set_xscale("log")
     ax.set_xticks(Ls, [str(v) for v in Ls])
-    ax.minorticks_off()
+    ax.xaxis.set_minor_locator(plt.NullLocator())
     ax.set_xlabel("context length L")
     ax.set_ylabel("MSE / Bayes")
     ax.set_title(f"{CASE_TITLES.get(case, case)}: online floor against L\n({model} attention)")
@@ -96,13 +98,13 @@ def _excess_panel(ax, runs, summary):
         ax.plot(g.index[ok], g[ok] / s.bayes_mse, ls, marker=MODEL_MARKERS.get(s.model, "o"), color=color, ms=4,
                 label=label)  # fmt: skip
     Ns = np.array(sorted(runs.loc[runs["training"] == "finite", "N"].unique()), float)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
     if len(Ns):
         ref = 0.3 * (Ns / Ns[0]) ** -1.0
         ax.plot(Ns, ref, color="0.6", lw=0.8, ls=(0, (4, 2)), label=r"$\propto N^{-1}$")
         ax.set_xticks(Ns, [str(int(v)) for v in Ns])
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.minorticks_off()
+        ax.xaxis.set_minor_locator(plt.NullLocator())
     ax.set_xlabel("training prompts N")
     ax.set_ylabel("(fresh MSE − online floor) / Bayes")
     ax.set_title("estimation excess against N (seed means; log-log)")
@@ -122,14 +124,16 @@ def plot_gap_study(table: str, refs: str, summary: str, out_pdf: str, out_png: s
     cols = max(k, bottom)
     fig = plt.figure(figsize=(3.6 * cols, 7.6), layout="constrained")
     gs = fig.add_gridspec(2, cols)
+    legend = {}
     for i, s in enumerate(summary.to_dict("records")):
         ax = fig.add_subplot(gs[0, i])
         _n_panel(ax, runs, refs, s)
-        if i == 0:
-            ax.legend(loc="center right", frameon=False, fontsize=6.5)
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(lab, h)
     for j, (c, m) in enumerate(lcases):
         _l_panel(fig.add_subplot(gs[1, j]), runs, refs, c, m)
     _excess_panel(fig.add_subplot(gs[1, len(lcases) : len(lcases) + 2]), runs, summary)
+    fig.legend(legend.values(), legend.keys(), loc="outside lower center", ncol=4, frameon=False)
     fig.suptitle(
         "Where the gap to Bayes comes from: estimation (finite N, shrinks with N) and approximation "
         "(online floor: fresh prompts every step)",
