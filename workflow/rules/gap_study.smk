@@ -1,37 +1,7 @@
 # Gap study (gap_study, beyond the paper): the gap to Bayes split into estimation (finite N) and approximation (online floor).
 # Opt-in, not part of rule all: snakemake gap_study --cores 8 --resources gpu=1
 
-import math
-
 GS = config["gap_study"]
-
-
-def gap_study_jobs():
-    """(case, model, L) of every training job: the N sweep and online runs at gap_study.L, online only at the
-    other gap_study.online_L for the online_L_cases."""
-    jobs = []
-    for case, models in GS["runs"].items():
-        extra = (
-            [L for L in GS["online_L"] if L != GS["L"]]
-            if case in GS["online_L_cases"]
-            else []
-        )
-        jobs += [(case, model, L) for model in models for L in [GS["L"], *extra]]
-    return jobs
-
-
-def gap_study_files(kind):
-    return [
-        f"{RESULTS}/evaluations/gap_study/{case}/{model}/L{L}_{kind}.parquet"
-        for case, model, L in gap_study_jobs()
-    ]
-
-
-def gap_study_steps(case):
-    """The paper's optimiser steps of a case: its epochs x ceil(n_train / batch_size) (every gap_study run takes these)."""
-    return config["cases"][case]["epochs"] * math.ceil(
-        config["n_train"] / config["train"]["batch_size"]
-    )
 
 
 rule gap_study:
