@@ -36,10 +36,12 @@ include: "workflow/rules/dam_energy.smk"  # Figure 5
 include: "workflow/rules/hopfield_iterations.smk"  # beyond the paper (§4)
 include: "workflow/rules/alpha_beta_landscape.smk"  # Figure 6
 include: "workflow/rules/claims.smk"  # the verdict: claims and deviations tables, report pages
+include: "workflow/rules/gap_study.smk"  # beyond the paper, opt-in: snakemake gap_study
 
 
 # Every figure: Figure 3 (training_dynamics), Figure 4a (context_sweep), Figure 4b (dim_shift),
 # Figure 5 (dam_energy), Figure 6 (alpha_beta_landscape) and Hopfield iterations (hopfield_iterations).
+# Opt-in, not in rule all: Gap study (gap_study), run with `snakemake gap_study --cores 8 --resources gpu=1`.
 rule all:
     default_target: True
     input:

@@ -93,6 +93,9 @@ BAD_CONFIGS = [
     ),
     ("missing_section", "train", DELETE, "train", "allowed: a mapping with keys from: batch_size, lr"),
     ("no_cases", "cases", {}, "cases", "allowed: a mapping with keys from: gmm, sphere, subspace"),
+    ("gap_N_without_n_train", "gap_study.N", [32, 64], "gap_study.N", "must contain n_train = 96"),
+    ("gap_N_below_batch", "gap_study.N", [8, 96], "gap_study.N", "each N must be >= train.batch_size = 16"),
+    ("gap_stream", "gap_study.online_stream", "both", "gap_study.online_stream", "'per_seed', 'shared'"),
 ]
 
 

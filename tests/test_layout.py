@@ -23,6 +23,7 @@ STUDIES = {
     "dam_energy": "Figure 5",
     "hopfield_iterations": "Hopfield iterations",
     "alpha_beta_landscape": "Figure 6",
+    "gap_study": "Gap study",
 }
 
 

@@ -175,6 +175,43 @@ def relation_errors(config: dict) -> list[str]:
         out.append("config key 'shared_data_seed' is needed when dataset is 'shared'")
     out += _study_relation_errors(config, cases)
     out += _fig4_relation_errors(config, cases)
+    out += _gap_relation_errors(config, cases)
+    return out
+
+
+def _gap_relation_errors(config: dict, cases: dict) -> list[str]:
+    """Gap-study settings (section gap_study): its cases, N, batch size and beta intervals."""
+    gs = config.get("gap_study")
+    if not isinstance(gs, dict):
+        return []
+    out = []
+    runs = gs.get("runs") or {}
+    for case in runs:
+        if case not in cases:
+            out.append(f"config key 'gap_study.runs.{case}' needs 'cases.{case}' (its task settings and epochs)")
+        bounds = (gs.get("scaled_identity_beta") or {}).get(case)
+        if runs and bounds is None and "scaled_identity_beta" in gs:
+            out.append(f"config key 'gap_study.scaled_identity_beta.{case}' is missing: every case in runs needs one")
+        if isinstance(bounds, list) and len(bounds) == 2 and not 0 < bounds[0] < bounds[1]:
+            out.append(
+                f"config key 'gap_study.scaled_identity_beta.{case}' = {bounds} must be [low, high] with 0 < low < high"
+            )
+    for case in gs.get("online_L_cases") or []:
+        if case not in runs:
+            out.append(f"config key 'gap_study.online_L_cases' has {case!r}, which is not in gap_study.runs")
+    N, n_train = gs.get("N"), config.get("n_train")
+    if isinstance(N, list) and isinstance(n_train, int) and n_train not in N:
+        out.append(
+            f"config key 'gap_study.N' = {N} must contain n_train = {n_train} (where the gap is split into its parts)"
+        )
+    bs = (config.get("train") or {}).get("batch_size")
+    if isinstance(bs, int):
+        small = [v for v in (N or []) if isinstance(v, int) and v < bs]
+        if small:
+            out.append(f"config key 'gap_study.N' has {small}: each N must be >= train.batch_size = {bs}")
+        op = gs.get("online_prompts")
+        if isinstance(op, int) and op < bs:
+            out.append(f"config key 'gap_study.online_prompts' = {op} must be >= train.batch_size = {bs}")
     return out
 
 

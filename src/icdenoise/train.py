@@ -38,7 +38,7 @@ import torch
 
 from . import kernels
 from .models import MODELS, context_moment, init_weights, weight_summary
-from .tasks import PromptBatch, derive_seed, sample_prompts
+from .tasks import SAMPLERS, PromptBatch, derive_seed
 
 
 class TrainingDiverged(RuntimeError):
@@ -146,6 +146,9 @@ class OnlinePrompts:
     twice. The epoch is cut into batches exactly as a finite training set of ``prompts_per_epoch``
     prompts would be (ceil(N / batch_size) optimiser steps, the last one possibly smaller), so "N =
     800 prompts" and "online" with the same N and TrainConfig take the same optimiser steps.
+
+    ``sampler="torch"`` draws each epoch with :func:`icdenoise.tasks.sample_prompts_torch` instead
+    (the same law, float32 torch draws from the same epoch seed, ~2-4x faster; deterministic too).
     """
 
     case: str
@@ -154,6 +157,11 @@ class OnlinePrompts:
     case_params: dict
     seed: int
     prompts_per_epoch: int
+    sampler: str = "numpy"
+
+    def __post_init__(self):
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {self.sampler!r}")
 
     @property
     def num_prompts(self) -> int:
@@ -164,9 +172,22 @@ class OnlinePrompts:
 
     def sample(self, epoch: int) -> PromptBatch:
         """The training prompts of epoch ``epoch`` (1-based)."""
-        return sample_prompts(
+        return SAMPLERS[self.sampler](
             self.case, self.num_prompts, self.epoch_seed(epoch), n=self.n, L=self.L, **self.case_params
         )
+
+
+def _online_epoch(members: list, epoch: int) -> list[PromptBatch]:
+    """Epoch ``epoch``'s prompts of each online member; members on the same stream share one draw."""
+    drawn: dict[str, PromptBatch] = {}
+    out = []
+    for m in members:
+        s = m.train_set
+        key = repr((s.case, s.n, s.L, sorted(s.case_params.items()), s.seed, s.prompts_per_epoch, s.sampler))
+        if key not in drawn:
+            drawn[key] = s.sample(epoch)
+        out.append(drawn[key])
+    return out
 
 
 @dataclass
@@ -494,7 +515,7 @@ class _SubEnsemble:
         t0 = time.perf_counter()
         te = self._split([m.test_set for m in self.members])
         if self.online:
-            tr = self._split([m.train_set.sample(1) for m in self.members], R * B)
+            tr = self._split(_online_epoch(self.members, 1), R * B)
         else:
             tr = self._split([m.train_set for m in self.members], R * B)
         P = tr.P
@@ -523,7 +544,7 @@ class _SubEnsemble:
             A = sum(e >= epoch for e in self.epochs)  # active members: a prefix (sorted by epochs)
             if self.online:
                 if epoch > 1:
-                    tr = self._split([m.train_set.sample(epoch) for m in self.members[:A]], A * B)
+                    tr = self._split(_online_epoch(self.members[:A], epoch), A * B)
                 idx = torch.arange(P).expand(A, P)
             else:
                 idx = torch.stack([torch.randperm(P, generator=gens[r]) for r in range(A)])

@@ -133,5 +133,35 @@ def dim_shift_runs(case):
     return [f"{RESULTS}/runs/fig3/{case}/softmax/seed{s}.npz" for s in seeds]
 
 
+def gap_study_jobs():
+    """Gap study (opt-in): (case, model, L) of every training job: the N sweep and online runs at gap_study.L,
+    online only at the other gap_study.online_L for the online_L_cases."""
+    gs = config["gap_study"]
+    jobs = []
+    for case, models in gs["runs"].items():
+        extra = (
+            [L for L in gs["online_L"] if L != gs["L"]]
+            if case in gs["online_L_cases"]
+            else []
+        )
+        jobs += [(case, model, L) for model in models for L in [gs["L"], *extra]]
+    return jobs
+
+
+def gap_study_files(kind):
+    """The per-job gap-study tables of one kind ("runs" or "refs")."""
+    return [
+        f"{RESULTS}/evaluations/gap_study/{case}/{model}/L{L}_{kind}.parquet"
+        for case, model, L in gap_study_jobs()
+    ]
+
+
+def gap_study_steps(case):
+    """The paper's optimiser steps of a case: its epochs x ceil(n_train / batch_size) (every gap_study run takes these)."""
+    return config["cases"][case]["epochs"] * -(
+        -config["n_train"] // config["train"]["batch_size"]
+    )
+
+
 # Final targets of the default target: each study's rule file extends this list with its figures.
 FINAL_TARGETS = []

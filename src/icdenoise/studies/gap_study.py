@@ -1,0 +1,452 @@
+"""Gap study (gap_study, beyond the paper): how much of the gap to Bayes is estimation, how much approximation.
+
+The trained one-layer models sit above the Bayes MSE at paper scale. Two things make that gap:
+
+* **estimation**: N = 800 training prompts for 2n² = 512 parameters, so the weights fit those prompts;
+* **approximation**: one attention layer with L context tokens cannot express the Bayes denoiser exactly.
+
+Each job trains the paper's model of a case (``model`` on ``case``) at context length L, as a batched ensemble:
+
+* with N training prompts for every N in ``N`` and every seed, keeping the paper's number of optimiser steps
+  (``steps`` = paper epochs x ceil(n_train / batch): the epochs are ``round(steps / ceil(N / batch))``, so only
+  the data size changes). The datasets of a seed are nested: its N prompts are the first N of one pool, and its
+  n_test held-out prompts are the pool's last ones; all N of a seed also share the initial weights and batch
+  generator seed (a paired design: the N-curve of a seed moves only through the data);
+* **online**: fresh prompts every epoch (``online_prompts`` per epoch, cut into batches like a finite set, the same
+  steps), drawn in-process by :func:`icdenoise.tasks.sample_prompts_torch` (the same law as the numpy sampler,
+  tested). No prompt is seen twice, so its expected MSE is the architecture's floor at this L when trained this way.
+
+Every final model is evaluated on ``fresh_prompts`` fresh prompts from the reference numpy sampler (the same
+prompts for every model of the case and L: paired), together with the Bayes oracle on the same prompts, so each
+run's excess over Bayes has a paired standard error. References at the same L: the Bayes MSE, the best
+scaled-identity weights (W_KQ = βI, W_PV = αI; fitted on ``landscape_prompts`` other prompts, evaluated on the
+fresh ones: the α–β landscape minimum of Fig. 6) and, for linear attention, the finite-L theory γ*(L).
+
+All MSEs are per component, ‖x̂ − x‖²/n, prompt means with their standard errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+from ..bayes import (
+    bayes_mse_subspace,
+    linear_attention_finite_L_mse,
+    linear_attention_gamma_star,
+    mse_per_component,
+    oracle_predictions,
+)
+from ..io import read_table, write_table
+from ..jobs import prepare_torch
+from ..tasks import derive_seed, sample_prompts
+from .common import mean_se, model_mse
+
+log = logging.getLogger("icdenoise")
+
+#: Training prompts of one fresh-evaluation chunk (bounded memory at large L).
+FRESH_CHUNK = 1000
+
+#: gap_study.parquet: one row per trained run.
+GAP_COLUMNS = {
+    "case": "string",
+    "model": "string",
+    "training": "string",  # "finite" (N prompts, many epochs) or "online" (fresh prompts every epoch)
+    "N": "int64",  # distinct training prompts: finite N; online: every prompt seen (steps x batch, all distinct)
+    "L": "int64",
+    "seed": "int64",
+    "epochs": "int64",
+    "steps": "int64",  # optimiser steps
+    "train_mse": "float64",  # final epoch, exact mean over the training prompts (online: the last epoch's)
+    "test_mse": "float64",  # final epoch, n_test held-out prompts of the seed
+    "fresh_mse": "float64",  # fresh prompts: the expected MSE
+    "fresh_mse_se": "float64",
+    "bayes_mse": "float64",  # the Bayes oracle on the same fresh prompts
+    "excess_mse": "float64",  # fresh_mse - bayes_mse, paired on the prompts
+    "excess_se": "float64",
+    "alpha": "float64",
+    "beta": "float64",
+    "dist_KQ": "float64",
+    "dist_PV": "float64",
+}
+
+#: gap_study_references.parquet: the levels each (case, model, L) is compared with.
+REFERENCE_COLUMNS = {
+    "case": "string",
+    "model": "string",
+    "L": "int64",
+    "reference": "string",  # "bayes", "bayes_theory", "scaled_identity_opt", "finite_L_theory"
+    "alpha": "float64",
+    "beta": "float64",
+    "num_prompts": "int64",  # prompts the mse is a mean over (0: closed form)
+    "mse": "float64",
+    "mse_se": "float64",
+    "excess_mse": "float64",  # mse - Bayes (paired on the fresh prompts where both are measured)
+    "excess_se": "float64",
+}
+
+#: gap_study_summary.parquet: one row per (case, model) at the study's L.
+SUMMARY_COLUMNS = {
+    "case": "string",
+    "model": "string",
+    "L": "int64",
+    "N_ref": "int64",  # the paper's training-set size, where the gap is split
+    "seeds": "int64",
+    "bayes_mse": "float64",
+    "bayes_se": "float64",
+    "bayes_source": "string",  # "closed form" or "fresh prompts"
+    "floor_mse": "float64",  # online runs: seed mean of the fresh MSE
+    "floor_se": "float64",
+    "fresh_mse": "float64",  # N = N_ref: seed mean of the fresh MSE
+    "fresh_se": "float64",
+    "total_gap": "float64",  # fresh(N_ref) - Bayes
+    "total_gap_se": "float64",
+    "approx_gap": "float64",  # floor - Bayes
+    "approx_gap_se": "float64",
+    "est_gap": "float64",  # fresh(N_ref) - floor
+    "est_gap_se": "float64",
+    "approx_share": "float64",  # approx_gap / total_gap
+    "est_share": "float64",  # est_gap / total_gap
+    "scaled_identity_mse": "float64",  # best scaled identity (landscape minimum) on the fresh prompts
+    "scaled_identity_se": "float64",
+    "scaled_identity_alpha": "float64",
+    "scaled_identity_beta": "float64",
+    "finite_L_theory_mse": "float64",  # linear attention: the gamma*(L) closed form; NaN for softmax
+    "slope": "float64",  # log-log slope of the estimation excess fresh(N) - floor against N
+    "slope_se": "float64",
+    "slope_points": "int64",  # N values in the fit (those with a positive excess)
+}
+
+
+def steps_per_epoch(N: int, batch_size: int) -> int:
+    return math.ceil(int(N) / int(batch_size))
+
+
+def epochs_for(N: int, batch_size: int, steps: int) -> int:
+    """Epochs of a run on N prompts that take (about) ``steps`` optimiser steps: round(steps / ceil(N / batch))."""
+    return max(1, round(int(steps) / steps_per_epoch(N, batch_size)))
+
+
+def _fresh_chunks(case, fresh_prompts, fresh_seed, n, L, case_params):
+    """The fresh prompts in chunks of FRESH_CHUNK (numpy reference sampler; chunk i from derive_seed(seed, i))."""
+    done, i = 0, 0
+    while done < fresh_prompts:
+        m = min(FRESH_CHUNK, fresh_prompts - done)
+        yield sample_prompts(case, m, derive_seed(fresh_seed, "fresh_chunk", i), n=n, L=L, **case_params)
+        done += m
+        i += 1
+
+
+def _scaled_identity_fit(model, case, n, L, case_params, prompts, seed, beta_bounds) -> dict:
+    """The best scaled identity (W_KQ = βI, W_PV = αI) on ``prompts`` prompts: {"alpha", "beta", "mse"}."""
+    from ..landscape import linear_gamma_star, optimal_scaled_identity
+
+    b = sample_prompts(case, prompts, seed, n=n, L=L, **case_params)
+    if model == "linear":  # only gamma = alpha*beta matters: beta = 1, alpha = gamma
+        g, mse = linear_gamma_star(b.X, b.x_query, b.x_target)
+        return dict(alpha=g, beta=1.0, mse=mse)
+    return optimal_scaled_identity(b.X, b.x_query, b.x_target, tuple(float(v) for v in beta_bounds))
+
+
+def train_gap_study(
+    out_runs: str,
+    out_refs: str,
+    *,
+    case: str,
+    model: str,
+    L: int,
+    N: list[int],
+    online: bool = True,
+    seeds: list[int],
+    n: int,
+    n_test: int,
+    case_params: dict,
+    steps: int,
+    train_settings: dict,
+    online_prompts: int,
+    fresh_prompts: int,
+    landscape_prompts: int,
+    beta_bounds: list[float],
+    data_seeds: dict,
+    train_seeds: dict,
+    online_seeds: dict,
+    online_test_seeds: dict,
+    fresh_seed: int,
+    landscape_seed: int,
+    device: str = "auto",
+    threads: int = 1,
+    gpu_token: int = 0,
+) -> None:
+    """One job: ``model`` on ``case`` at context length L, every N in ``N`` and (if ``online``) online, every seed.
+
+    Seeds (dicts keyed by training seed): ``data_seeds`` (the seed's nested pool of max(N) + n_test prompts),
+    ``train_seeds`` (initial weights and batch order; shared by every N and the online run of a seed),
+    ``online_seeds`` (the online stream), ``online_test_seeds`` (the online run's n_test held-out prompts).
+    Writes ``out_runs`` (gap_study rows) and ``out_refs`` (Bayes, best scaled identity, theory at this L).
+    """
+    import time
+
+    import pandas as pd
+
+    from ..train import Member, OnlinePrompts, TrainConfig, train_ensemble
+
+    prepare_torch(threads, gpu_token, device)
+    t0, c0 = time.perf_counter(), time.process_time()
+    B = int(train_settings["batch_size"])
+    N = sorted(int(x) for x in N)
+    seeds = [int(s) for s in seeds]
+
+    def cfg(epochs, seed, what):
+        return TrainConfig.from_settings(
+            model,
+            epochs,
+            train_settings,
+            seed=int(train_seeds[seed]),
+            device=device,
+            threads=threads,
+            progress=False,
+            label=f"gap_study {case}/{model} L={L} {what} seed={seed}",
+        )
+
+    runs = []  # (row without the fresh columns, W_KQ, W_PV)
+
+    def keep(res, training, n_distinct, epochs, seed):
+        runs.append(
+            (
+                dict(
+                    case=case,
+                    model=model,
+                    training=training,
+                    N=int(n_distinct),
+                    L=int(L),
+                    seed=seed,
+                    epochs=int(epochs),
+                    steps=int(epochs) * steps_per_epoch(n_distinct if training == "finite" else online_prompts, B),
+                    train_mse=float(res.train_mse[-1]),
+                    test_mse=float(res.test_mse[-1]),
+                    **{k: float(res.info[k]) for k in ("alpha", "beta", "dist_KQ", "dist_PV")},
+                ),
+                res.W_KQ,
+                res.W_PV,
+            )
+        )
+
+    if N:
+        pool = {s: sample_prompts(case, N[-1] + n_test, int(data_seeds[s]), n=n, L=L, **case_params) for s in seeds}
+        for Nv in N:
+            epochs = epochs_for(Nv, B, steps)
+            members = [
+                Member(
+                    pool[s].subset(slice(0, Nv)),
+                    pool[s].subset(slice(N[-1], None)),
+                    cfg(epochs, s, f"N={Nv}"),
+                )
+                for s in seeds
+            ]
+            for s, res in zip(seeds, train_ensemble(members), strict=True):
+                keep(res, "finite", Nv, epochs, s)
+            log.info("%s/%s L=%d N=%d: %d epochs, %d seeds trained", case, model, L, Nv, epochs, len(seeds))
+        del pool
+    if online:
+        epochs = epochs_for(online_prompts, B, steps)
+        members = [
+            Member(
+                OnlinePrompts(case, n, L, dict(case_params), int(online_seeds[s]), int(online_prompts), "torch"),
+                sample_prompts(case, n_test, int(online_test_seeds[s]), n=n, L=L, **case_params),
+                cfg(epochs, s, "online"),
+            )
+            for s in seeds
+        ]
+        for s, res in zip(seeds, train_ensemble(members), strict=True):
+            keep(res, "online", epochs * steps_per_epoch(online_prompts, B) * B, epochs, s)
+        log.info("%s/%s L=%d online: %d epochs of %d fresh prompts", case, model, L, epochs, online_prompts)
+    t_train = time.perf_counter() - t0
+
+    fit = _scaled_identity_fit(model, case, n, L, case_params, landscape_prompts, landscape_seed, beta_bounds)
+    W_si = (np.eye(n) * fit["beta"], np.eye(n) * fit["alpha"])
+    per_run = [[] for _ in runs]
+    bayes, scaled = [], []
+    for batch in _fresh_chunks(case, fresh_prompts, fresh_seed, n, L, case_params):
+        pred = oracle_predictions(case, batch.x_query, batch.task, batch.params)["bayes"]
+        bayes.append(mse_per_component(pred, batch.x_target))
+        scaled.append(model_mse(model, batch.X, batch.x_query, batch.x_target, *W_si))
+        for i, (_, W_KQ, W_PV) in enumerate(runs):
+            per_run[i].append(model_mse(model, batch.X, batch.x_query, batch.x_target, W_KQ, W_PV))
+    bayes = np.concatenate(bayes)
+    rows = []
+    for (row, _, _), parts in zip(runs, per_run, strict=True):
+        v = np.concatenate(parts)
+        m, se = mean_se(v)
+        ex, ex_se = mean_se(v - bayes)
+        rows.append(
+            dict(row, fresh_mse=m, fresh_mse_se=se, bayes_mse=float(bayes.mean()), excess_mse=ex, excess_se=ex_se)
+        )
+    df = pd.DataFrame(rows, columns=list(GAP_COLUMNS)).astype(GAP_COLUMNS)
+    write_table(df, out_runs)
+
+    ref = dict(case=case, model=model, L=int(L))
+    b_m, b_se = mean_se(bayes)
+    scaled = np.concatenate(scaled)
+    s_m, s_se = mean_se(scaled)
+    s_ex, s_ex_se = mean_se(scaled - bayes)
+    nan = float("nan")
+    refs = [
+        dict(ref, reference="bayes", alpha=nan, beta=nan, num_prompts=bayes.size, mse=b_m, mse_se=b_se,
+             excess_mse=0.0, excess_se=0.0),
+        dict(ref, reference="scaled_identity_opt", alpha=fit["alpha"], beta=fit["beta"], num_prompts=bayes.size,
+             mse=s_m, mse_se=s_se, excess_mse=s_ex, excess_se=s_ex_se),
+    ]  # fmt: skip
+    if case == "subspace":
+        d, s0, sz = int(case_params["d"]), float(case_params["sigma0_2"]), float(case_params["sigma_z2"])
+        bt = bayes_mse_subspace(n, d, s0, sz)
+        refs.append(dict(ref, reference="bayes_theory", alpha=nan, beta=nan, num_prompts=0, mse=bt, mse_se=0.0,
+                         excess_mse=0.0, excess_se=0.0))  # fmt: skip
+        if model == "linear":
+            th = linear_attention_finite_L_mse(L, n, d, s0, sz)
+            g_star = linear_attention_gamma_star(L, d, s0, sz)
+            refs.append(dict(ref, reference="finite_L_theory", alpha=g_star, beta=1.0, num_prompts=0, mse=th,
+                             mse_se=0.0, excess_mse=th - bt, excess_se=0.0))  # fmt: skip
+    write_table(pd.DataFrame(refs, columns=list(REFERENCE_COLUMNS)).astype(REFERENCE_COLUMNS), out_refs)
+    log.info(
+        "%s/%s L=%d: %d runs; Bayes %.5f, scaled identity %.5f; training %.1f s, all %.1f s wall, %.1f s CPU",
+        case,
+        model,
+        L,
+        len(df),
+        b_m,
+        s_m,
+        t_train,
+        time.perf_counter() - t0,
+        time.process_time() - c0,
+    )
+
+
+def _seed_mean(values, ses) -> tuple[float, float]:
+    """Seed mean and its SE: the prompt SE (seeds share the prompts: taken as fully correlated, conservative)
+    and the spread over seeds, added in quadrature."""
+    v, s = np.asarray(values, float), np.asarray(ses, float)
+    seed_var = v.var(ddof=1) / v.size if v.size > 1 else 0.0
+    return float(v.mean()), float(math.sqrt(float(np.mean(s)) ** 2 + seed_var))
+
+
+def loglog_slope(N, excess, excess_se) -> tuple[float, float, int]:
+    """Weighted least-squares slope of log(excess) against log(N) over the points with excess > 0.
+
+    Weights 1/SE(log excess)² with SE(log excess) = SE/excess; the slope's SE is scaled by sqrt(χ²/dof) when
+    that exceeds 1 (scatter beyond the error bars). (NaN, NaN, k) with fewer than 3 usable points.
+    """
+    N, e, s = (np.asarray(a, float) for a in (N, excess, excess_se))
+    ok = (e > 0) & np.isfinite(e) & np.isfinite(s)
+    k = int(ok.sum())
+    if k < 3:
+        return float("nan"), float("nan"), k
+    x, y = np.log(N[ok]), np.log(e[ok])
+    sy = np.maximum(s[ok] / e[ok], 1e-12)
+    A = np.stack([np.ones_like(x), x], axis=1) / sy[:, None]
+    coef, *_ = np.linalg.lstsq(A, y / sy, rcond=None)
+    cov = np.linalg.inv(A.T @ A)
+    chi2 = float((((A @ coef) - y / sy) ** 2).sum())
+    scale = max(1.0, chi2 / (k - 2))
+    return float(coef[1]), float(math.sqrt(cov[1, 1] * scale)), k
+
+
+def gap_summary(runs, refs, N_ref: int):
+    """gap_study_summary rows from the gap_study and reference tables (see SUMMARY_COLUMNS)."""
+    import pandas as pd
+
+    out = []
+    finite = runs[runs["training"] == "finite"]
+    for (case, model, L), fin in finite.groupby(["case", "model", "L"], sort=True):
+        onl = runs[
+            (runs["case"] == case) & (runs["model"] == model) & (runs["L"] == L) & (runs["training"] == "online")
+        ]
+        rf = refs[(refs["case"] == case) & (refs["model"] == model) & (refs["L"] == L)].set_index("reference")
+        nan = float("nan")
+        if "bayes_theory" in rf.index:
+            bayes, bayes_se, source = float(rf.at["bayes_theory", "mse"]), 0.0, "closed form"
+        else:
+            bayes, bayes_se, source = float(rf.at["bayes", "mse"]), float(rf.at["bayes", "mse_se"]), "fresh prompts"
+        floor, floor_se = _seed_mean(onl["fresh_mse"], onl["fresh_mse_se"]) if len(onl) else (nan, nan)
+        approx, approx_se = _seed_mean(onl["excess_mse"], onl["excess_se"]) if len(onl) else (nan, nan)
+        at = fin[fin["N"] == int(N_ref)]
+        fresh, fresh_se = _seed_mean(at["fresh_mse"], at["fresh_mse_se"]) if len(at) else (nan, nan)
+        total, total_se = _seed_mean(at["excess_mse"], at["excess_se"]) if len(at) else (nan, nan)
+        est, est_se = total - approx, math.hypot(total_se, approx_se)
+        # estimation excess of every N: seed mean of (excess(N) - floor excess)
+        Ns, ex, ex_se = [], [], []
+        for Nv, g in fin.groupby("N", sort=True):
+            m, s = _seed_mean(g["excess_mse"], g["excess_se"])
+            Ns.append(Nv)
+            ex.append(m - approx)
+            ex_se.append(math.hypot(s, approx_se))
+        slope, slope_se, k = loglog_slope(Ns, ex, ex_se)
+        si = rf.loc["scaled_identity_opt"]
+        theory = float(rf.at["finite_L_theory", "mse"]) if "finite_L_theory" in rf.index else nan
+        out.append(
+            dict(
+                case=case,
+                model=model,
+                L=int(L),
+                N_ref=int(N_ref),
+                seeds=int(at["seed"].nunique()),
+                bayes_mse=bayes,
+                bayes_se=bayes_se,
+                bayes_source=source,
+                floor_mse=floor,
+                floor_se=floor_se,
+                fresh_mse=fresh,
+                fresh_se=fresh_se,
+                total_gap=total,
+                total_gap_se=total_se,
+                approx_gap=approx,
+                approx_gap_se=approx_se,
+                est_gap=est,
+                est_gap_se=est_se,
+                approx_share=approx / total if total else nan,
+                est_share=est / total if total else nan,
+                scaled_identity_mse=float(si["mse"]),
+                scaled_identity_se=float(si["mse_se"]),
+                scaled_identity_alpha=float(si["alpha"]),
+                scaled_identity_beta=float(si["beta"]),
+                finite_L_theory_mse=theory,
+                slope=slope,
+                slope_se=slope_se,
+                slope_points=k,
+            )
+        )
+    return pd.DataFrame(out, columns=list(SUMMARY_COLUMNS)).astype(SUMMARY_COLUMNS)
+
+
+def gather_gap_study(
+    run_paths: list[str], ref_paths: list[str], out_table: str, out_refs: str, out_summary: str, *, N_ref: int
+) -> None:
+    """Per-job tables -> gap_study.parquet, gap_study_references.parquet and gap_study_summary.parquet."""
+    import pandas as pd
+
+    if not run_paths:
+        raise ValueError("gather_gap_study: no runs given")
+    runs = pd.concat([read_table(p, list(GAP_COLUMNS)) for p in run_paths], ignore_index=True)
+    runs = runs.astype(GAP_COLUMNS).sort_values(["case", "model", "training", "L", "N", "seed"], ignore_index=True)
+    refs = pd.concat([read_table(p, list(REFERENCE_COLUMNS)) for p in ref_paths], ignore_index=True)
+    refs = refs.astype(REFERENCE_COLUMNS).sort_values(["case", "model", "L", "reference"], ignore_index=True)
+    summary = gap_summary(runs, refs, N_ref)
+    write_table(runs, out_table)
+    write_table(refs, out_refs)
+    write_table(summary, out_summary)
+    for r in summary.itertuples():
+        log.info(
+            "%s/%s: Bayes %.5f, floor %.5f, fresh(N=%d) %.5f; approximation %.0f%%, estimation %.0f%% of the gap; "
+            "slope %.2f ± %.2f",
+            r.case,
+            r.model,
+            r.bayes_mse,
+            r.floor_mse,
+            r.N_ref,
+            r.fresh_mse,
+            100 * r.approx_share,
+            100 * r.est_share,
+            r.slope,
+            r.slope_se,
+        )

@@ -1,0 +1,212 @@
+"""Gap study (beyond the paper): the fast online sampler draws the numpy sampler's law, the epochs keep the
+paper's steps, the slope fit, a tiny study end to end in-process (train, gather, plot), and the opt-in rule.
+
+Statistical checks compare the two samplers' means of per-prompt statistics by a two-sample z-score (5 SE:
+a false alarm below ~1e-6 per number; every seed is fixed, so the tests are deterministic).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from icdenoise.bayes import mse_per_component, oracle_predictions
+from icdenoise.studies import gap_study as gs
+from icdenoise.tasks import sample_prompts, sample_prompts_torch
+from icdenoise.train import OnlinePrompts
+from workflow_utils import PAPER_CONFIG, SMOKE_CONFIG, job_counts, run_snakemake
+
+N_, L_ = 8, 6
+PARAMS = {
+    "subspace": dict(d=3, sigma0_2=2.0, sigma_z2=1.0),
+    "sphere": dict(d=3, R=1.5, sigma_z2=0.1),
+    "gmm": dict(p=4, R=1.0, sigma0_2=0.02, sigma_z2=0.1),
+}
+
+
+def _stats(b, case) -> dict[str, np.ndarray]:
+    """Per-prompt statistics whose means pin the joint law of (task, context, query, target)."""
+    X = np.asarray(b.X, np.float64)
+    q, t = np.asarray(b.x_query, np.float64), np.asarray(b.x_target, np.float64)
+    out = {
+        "norm2": (X**2).sum(-1).mean(-1),
+        "norm4": ((X**2).sum(-1) ** 2).mean(-1),
+        "x0": X[:, :, 0].mean(-1),
+        "x0x1": (X[:, :, 0] * X[:, :, 1]).mean(-1),
+        "inner2": ((X[:, 0] * X[:, 1]).sum(-1)) ** 2,  # two tokens of one prompt: the task's structure
+        "target_inner": (t * X[:, 0]).sum(-1),
+        "noise2": ((q - t) ** 2).sum(-1),
+        "bayes": mse_per_component(oracle_predictions(case, b.x_query, b.task, b.params)["bayes"], t),
+    }
+    if case == "gmm":  # tokens sit near the centres of the task
+        mu = b.task["centres"]
+        out["dist2"] = ((X[:, :, None, :] - mu[:, None, :, :]) ** 2).sum(-1).min(-1).mean(-1)
+    else:  # tokens lie in the task's frame
+        U = b.task["basis"]
+        out["outside"] = ((X - (X @ U) @ U.transpose(0, 2, 1)) ** 2).sum((-1, -2))
+    return out
+
+
+@pytest.mark.parametrize("case", sorted(PARAMS))
+def test_torch_sampler_draws_the_numpy_samplers_law(case):
+    a = _stats(sample_prompts(case, 4000, 1, n=N_, L=L_, **PARAMS[case]), case)
+    b = _stats(sample_prompts_torch(case, 4000, 2, n=N_, L=L_, **PARAMS[case]), case)
+    for key in a:
+        ma, mb = a[key].mean(), b[key].mean()
+        se = np.hypot(a[key].std(ddof=1), b[key].std(ddof=1)) / np.sqrt(4000)
+        if key == "outside":  # exactly zero up to float32 rounding
+            assert ma < 1e-9 and mb < 1e-9, (key, ma, mb)
+            continue
+        assert abs(ma - mb) <= 5 * se + 1e-12, (case, key, ma, mb, se)
+
+
+@pytest.mark.parametrize("case", sorted(PARAMS))
+def test_torch_sampler_is_deterministic_and_in_the_kernel_layout(case):
+    b1 = sample_prompts_torch(case, 50, 7, n=N_, L=L_, **PARAMS[case])
+    b2 = sample_prompts_torch(case, 50, 7, n=N_, L=L_, **PARAMS[case])
+    b3 = sample_prompts_torch(case, 50, 8, n=N_, L=L_, **PARAMS[case])
+    ref = sample_prompts(case, 50, 7, n=N_, L=L_, **PARAMS[case])
+    assert np.array_equal(b1.X, b2.X) and np.array_equal(b1.x_query, b2.x_query)
+    assert not np.array_equal(b1.X, b3.X)
+    assert b1.X.shape == ref.X.shape and b1.X.dtype == np.float32 and b1.x_query.dtype == np.float32
+    assert b1.params == ref.params and set(b1.task) == set(ref.task)
+    assert b1.X.transpose(0, 2, 1).strides[-1] == 4  # (B, n, L) rows are contiguous: the fused kernels' layout
+    assert np.array_equal(b1.X_T, np.ascontiguousarray(b1.X.transpose(0, 2, 1)))
+
+
+def test_torch_sampler_validates_like_the_numpy_one():
+    with pytest.raises(ValueError, match="d must satisfy"):
+        sample_prompts_torch("subspace", 4, 0, n=4, L=3, d=4, sigma0_2=1.0, sigma_z2=1.0)
+    with pytest.raises(ValueError, match="needs parameters"):
+        sample_prompts_torch("sphere", 4, 0, n=4, L=3, d=2, R=1.0)
+    with pytest.raises(ValueError, match="weights"):
+        sample_prompts_torch("gmm", 4, 0, n=4, L=3, p=2, R=1.0, sigma0_2=0.1, sigma_z2=0.1, weights=[0.5, 0.6])
+    w = sample_prompts_torch("gmm", 3000, 0, n=4, L=20, p=2, R=1.0, sigma0_2=1e-4, sigma_z2=0.1, weights=[0.8, 0.2])
+    near0 = ((w.X - w.task["centres"][:, None, 0]) ** 2).sum(-1) < ((w.X - w.task["centres"][:, None, 1]) ** 2).sum(-1)
+    assert abs(near0.mean() - 0.8) < 0.01  # 60,000 tokens: SE 0.0016
+
+
+def test_online_stream_with_the_torch_sampler():
+    s = OnlinePrompts("gmm", N_, L_, PARAMS["gmm"], seed=3, prompts_per_epoch=20, sampler="torch")
+    a, b = s.sample(1), s.sample(2)
+    assert np.array_equal(a.X, s.sample(1).X) and not np.array_equal(a.X, b.X)
+    assert np.array_equal(a.X, sample_prompts_torch("gmm", 20, s.epoch_seed(1), n=N_, L=L_, **PARAMS["gmm"]).X)
+    with pytest.raises(ValueError, match="sampler"):
+        OnlinePrompts("gmm", N_, L_, PARAMS["gmm"], seed=3, prompts_per_epoch=20, sampler="jax")
+
+
+def test_epochs_keep_the_papers_steps():
+    steps = 200 * 10  # the paper: 200 epochs of ceil(800 / 80) steps
+    assert [gs.epochs_for(N, 80, steps) for N in (200, 400, 800, 1600, 3200, 6400)] == [667, 400, 200, 100, 50, 25]
+    assert all(abs(gs.epochs_for(N, 80, steps) * gs.steps_per_epoch(N, 80) - steps) <= 1 for N in (200, 800, 6400))
+
+
+def test_loglog_slope_recovers_a_power_law():
+    N = np.array([200, 400, 800, 1600, 3200])
+    slope, se, k = gs.loglog_slope(N, 3.0 * N**-1.0, 1e-4 * 3.0 * N**-1.0)
+    assert k == 5 and abs(slope + 1.0) < 1e-9 and se < 1e-3
+    rng = np.random.default_rng(0)
+    e = 2.0 * N**-0.5 * np.exp(rng.normal(0, 0.05, N.size))
+    slope, se, k = gs.loglog_slope(N, e, 0.05 * e)
+    assert abs(slope + 0.5) < 4 * se and 0 < se < 0.2
+    assert np.isnan(gs.loglog_slope(N, np.array([1.0, -1, -1, -1, 1]), np.ones(5))[0])  # < 3 positive points
+
+
+def _job(case, model, L, N) -> dict:
+    """Keyword arguments of one tiny train_gap_study job (n = 6, 2 seeds, 12 steps of batch 8)."""
+    return dict(
+        case=case,
+        model=model,
+        L=L,
+        N=N,
+        seeds=[0, 1],
+        n=6,
+        n_test=8,
+        case_params=dict(PARAMS[case], d=2) if case == "subspace" else PARAMS[case],
+        steps=12,
+        train_settings=dict(batch_size=8, lr=0.01, lr_milestones=[0.8, 0.9], lr_gamma=0.1),
+        online_prompts=16,
+        fresh_prompts=200,
+        landscape_prompts=40,
+        beta_bounds=[0.5, 12.0] if case == "gmm" else [0.01, 0.5],
+        data_seeds={0: 1, 1: 2},
+        train_seeds={0: 3, 1: 4},
+        online_seeds={0: 5, 1: 6},
+        online_test_seeds={0: 7, 1: 8},
+        fresh_seed=9,
+        landscape_seed=10,
+        device="cpu",
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_study(tmp_path_factory):
+    """A tiny gap study in-process: gmm softmax (N sweep + online at two L) and subspace linear, 2 seeds."""
+    d = tmp_path_factory.mktemp("gap")
+    runs, refs = [], []
+    for case, model, L, N in (("gmm", "softmax", 10, [8, 16, 32]), ("gmm", "softmax", 5, []),
+                              ("subspace", "linear", 10, [8, 16, 32])):  # fmt: skip
+        out_r, out_f = str(d / f"{case}_{model}_{L}_runs.parquet"), str(d / f"{case}_{model}_{L}_refs.parquet")
+        gs.train_gap_study(out_r, out_f, **_job(case, model, L, N))
+        runs.append(out_r)
+        refs.append(out_f)
+    out = {k: str(d / f"{k}.parquet") for k in ("table", "refs", "summary")}
+    gs.gather_gap_study(runs, refs, out["table"], out["refs"], out["summary"], N_ref=16)
+    from icdenoise.plotting.gap_study import plot_gap_study
+
+    plot_gap_study(out["table"], out["refs"], out["summary"], str(d / "fig.pdf"), str(d / "fig.png"))
+    return d, {k: pd.read_parquet(v) for k, v in out.items()}
+
+
+def test_tiny_study_tables(tiny_study):
+    d, t = tiny_study
+    runs, refs, summary = t["table"], t["refs"], t["summary"]
+    assert dict(runs.dtypes.astype(str)) == gs.GAP_COLUMNS
+    assert dict(summary.dtypes.astype(str)) == gs.SUMMARY_COLUMNS
+    assert len(runs) == 2 * (3 + 1) + 2 + 2 * (3 + 1)  # N sweep + online, online at the second L, linear
+    fin = runs[runs["training"] == "finite"]
+    assert set(fin["N"]) == {8, 16, 32} and (fin["epochs"] * np.ceil(fin["N"] / 8) - 12).abs().max() <= 1
+    onl = runs[runs["training"] == "online"]
+    assert set(onl["L"]) == {5, 10} and (onl["N"] == onl["steps"] * 8).all()  # every prompt seen once
+    np.testing.assert_allclose(runs["excess_mse"], runs["fresh_mse"] - runs["bayes_mse"], rtol=1e-9, atol=1e-12)
+    assert set(refs["reference"]) == {"bayes", "bayes_theory", "scaled_identity_opt", "finite_L_theory"}
+    assert list(summary["case"]) == ["gmm", "subspace"] and (summary["L"] == 10).all()
+    np.testing.assert_allclose(summary["approx_share"] + summary["est_share"], 1.0)
+    np.testing.assert_allclose(summary["approx_gap"] + summary["est_gap"], summary["total_gap"])
+    assert summary.loc[summary["case"] == "subspace", "bayes_source"].item() == "closed form"
+    assert (d / "fig.png").stat().st_size > 10_000 and (d / "fig.pdf").exists()
+
+
+def test_tiny_study_is_deterministic(tiny_study, tmp_path):
+    """The same seeds give the same rows (one job rerun)."""
+    d, t = tiny_study
+    gs.train_gap_study(str(tmp_path / "r.parquet"), str(tmp_path / "f.parquet"), **_job("gmm", "softmax", 5, []))
+    first = t["table"][t["table"]["L"] == 5].reset_index(drop=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "r.parquet"), first)
+
+
+def test_rule_is_opt_in_and_plans_one_job_per_case_model_L(tmp_path):
+    # the target before --configfile (which takes several values)
+    out = run_snakemake(tmp_path, "gap_study", "-n", "--configfile", str(PAPER_CONFIG), configfile=None).stdout
+    counts = job_counts(out)
+    # subspace linear + softmax at L = 500; sphere and gmm softmax at the five online L
+    assert counts["train_gap_study"] == 2 + 2 * 5 and counts["gather_gap_study"] == 1 and counts["plot_gap_study"] == 1
+    assert "train" not in counts  # no Figure 3 job
+    default = run_snakemake(tmp_path, "-n", configfile=SMOKE_CONFIG).stdout
+    assert "train_gap_study" not in job_counts(default)
+
+
+def test_members_on_one_stream_share_its_draws_and_equal_solo_runs():
+    """Online members on the same stream are drawn once per epoch; each still equals its solo run."""
+    from icdenoise.train import Member, TrainConfig, train, train_ensemble
+
+    stream = OnlinePrompts("sphere", N_, L_, PARAMS["sphere"], seed=4, prompts_per_epoch=16, sampler="torch")
+    test = sample_prompts("sphere", 8, 5, n=N_, L=L_, **PARAMS["sphere"])
+    cfgs = [TrainConfig("softmax", epochs=3, batch_size=8, seed=s, progress=False) for s in (1, 2)]
+    ens = train_ensemble([Member(stream, test, c) for c in cfgs])
+    for c, r in zip(cfgs, ens, strict=True):
+        solo = train(stream, test, c)
+        np.testing.assert_array_equal(r.W_KQ, solo.W_KQ)
+        np.testing.assert_array_equal(r.train_mse, solo.train_mse)
+    assert not np.array_equal(ens[0].W_KQ, ens[1].W_KQ)

@@ -1,0 +1,103 @@
+# Gap study (gap_study, beyond the paper): the gap to Bayes split into estimation (finite N) and approximation (online floor).
+# Opt-in, not part of rule all: snakemake gap_study --cores 8 --resources gpu=1
+
+GS = config["gap_study"]
+
+
+rule gap_study:
+    """The whole gap study (opt-in): its figure and tables."""
+    input:
+        f"{RESULTS}/figures/fig_gap_study.pdf",
+        f"{RESULTS}/figures/fig_gap_study.png",
+        f"{RESULTS}/tables/gap_study.parquet",
+        f"{RESULTS}/tables/gap_study_references.parquet",
+        f"{RESULTS}/tables/gap_study_summary.parquet",
+
+
+rule train_gap_study:
+    """One (case, model, L): every N and seed (the paper's steps) and the online runs, as batched ensembles, on fresh prompts."""
+    output:
+        runs=f"{RESULTS}/evaluations/gap_study/{{case}}/{{model}}/L{{L}}_runs.parquet",
+        refs=f"{RESULTS}/evaluations/gap_study/{{case}}/{{model}}/L{{L}}_refs.parquet",
+    log:
+        f"{RESULTS}/logs/train_gap_study/{{case}}_{{model}}_L{{L}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_gap_study/{{case}}_{{model}}_L{{L}}.tsv"
+    wildcard_constraints:
+        L=r"\d+",
+    conda:
+        "../../envs/train.yaml"
+    threads: GS["threads"]
+    resources:
+        gpu=gpu_tokens(),
+    params:
+        N=lambda w: GS["N"] if int(w.L) == GS["L"] else [],
+        seeds=GS["seeds"],
+        n=config["n"],
+        n_test=config["n_test"],
+        case_params=lambda w: case_params(w.case),
+        steps=lambda w: gap_study_steps(w.case),
+        train_settings=TRAIN_SETTINGS,
+        online_prompts=GS["online_prompts"],
+        fresh_prompts=GS["fresh_prompts"],
+        landscape_prompts=GS["landscape_prompts"],
+        beta_bounds=lambda w: GS["scaled_identity_beta"][w.case],
+        data_seeds=lambda w: {s: seed_for("gap_data", w.case, s) for s in GS["seeds"]},
+        train_seeds=lambda w: {
+            s: seed_for("gap_train", w.case, w.model, s) for s in GS["seeds"]
+        },
+        online_seeds=lambda w: {
+            s: (
+                seed_for("gap_online", w.case, w.L, s)
+                if GS["online_stream"] == "per_seed"
+                else seed_for("gap_online", w.case, w.L)
+            )
+            for s in GS["seeds"]
+        },
+        online_test_seeds=lambda w: {
+            s: seed_for("gap_online_test", w.case, w.L, s) for s in GS["seeds"]
+        },
+        fresh_seed=lambda w: seed_for("gap_fresh", w.case, w.L),
+        landscape_seed=lambda w: seed_for("gap_landscape", w.case, w.L),
+    script:
+        "../scripts/train_gap_study.py"
+
+
+rule gather_gap_study:
+    """The gap-study tables: every run, the reference levels, and the per-(case, model) split of the gap."""
+    input:
+        runs=gap_study_files("runs"),
+        refs=gap_study_files("refs"),
+    output:
+        table=f"{RESULTS}/tables/gap_study.parquet",
+        refs=f"{RESULTS}/tables/gap_study_references.parquet",
+        summary=f"{RESULTS}/tables/gap_study_summary.parquet",
+    log:
+        f"{RESULTS}/logs/gather_gap_study.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        N_ref=config["n_train"],
+    script:
+        "../scripts/gather_gap_study.py"
+
+
+rule plot_gap_study:
+    """Fresh MSE / Bayes against N with the online floor, the landscape minimum and Bayes; the online floor against L."""
+    input:
+        table=f"{RESULTS}/tables/gap_study.parquet",
+        refs=f"{RESULTS}/tables/gap_study_references.parquet",
+        summary=f"{RESULTS}/tables/gap_study_summary.parquet",
+    output:
+        pdf=report(
+            f"{RESULTS}/figures/fig_gap_study.pdf",
+            caption="../report/gap_study.rst",
+            category="Gap study",
+        ),
+        png=f"{RESULTS}/figures/fig_gap_study.png",
+    log:
+        f"{RESULTS}/logs/plot_gap_study.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/plot_gap_study.py"
