@@ -497,6 +497,7 @@ def follow_settings(config: dict) -> list[str]:
       ``training_dynamics.heatmap_seed`` becomes the first seed when it is not trained.
     - ``context_sweep.models`` keeps only models in ``models``; none left, or no subspace case: off.
     - ``hopfield_iterations`` and ``alpha_beta_landscape`` mark trained points only with softmax runs.
+    - ``gap_study.runs`` (opt-in) keeps only cases in ``cases`` and models in ``models``.
     """
     notes = []
     cases = config.get("cases") if isinstance(config.get("cases"), dict) else {}
@@ -550,6 +551,18 @@ def follow_settings(config: dict) -> list[str]:
             elif kept != cs["models"]:
                 cs["models"] = kept
                 notes.append(f"context_sweep trains {', '.join(kept)} only")
+    gs = config.get("gap_study")
+    if isinstance(gs, dict) and isinstance(gs.get("runs"), dict):
+        # the opt-in gap study trains only cases and models this config has (silently: it is not built
+        # by default, and `snakemake gap_study` builds what is left)
+        for case in list(gs["runs"]):
+            kept = [m for m in gs["runs"][case] or [] if m in models] if models else gs["runs"][case]
+            if case not in cases or not kept:
+                del gs["runs"][case]
+            else:
+                gs["runs"][case] = kept
+        if isinstance(gs.get("online_L_cases"), list):
+            gs["online_L_cases"] = [c for c in gs["online_L_cases"] if c in gs["runs"]]
     if not softmax:
         marked = [s for s in ("hopfield_iterations", "alpha_beta_landscape") if on(s)]
         if marked:
