@@ -119,6 +119,31 @@ def test_diverging_member_is_named():
     assert "of an ensemble of 3" in msg
 
 
+@pytest.mark.parametrize("online", [False, True])
+def test_eval_every_only_skips_the_exact_passes(online):
+    tr, te = _sets("sphere", 48, 20, 3)
+    data = _online("sphere", 48, 9, n=6, L=12) if online else tr
+    cfg = TrainConfig(model="softmax", epochs=7, batch_size=16, seed=5, lr=2e-2)
+    every = train(data, te, cfg)
+    sparse = train(data, te, dataclasses.replace(cfg, eval_every=3))
+    for name in ("alpha", "beta", "lr", "train_mse_batch_avg", "W_KQ", "W_PV"):
+        assert np.array_equal(getattr(every, name), getattr(sparse, name), equal_nan=True), name
+    exact = [0, 3, 6, 7]  # multiples of 3 and the last epoch
+    for name in ("train_mse", "test_mse"):
+        a, b = getattr(every, name), getattr(sparse, name)
+        assert np.array_equal(a[exact], b[exact]), name
+        assert np.isnan(np.delete(b, exact)).all() and np.isfinite(a).all(), name
+    with pytest.raises(ValueError, match="eval_every"):
+        dataclasses.replace(cfg, eval_every=0)
+
+
+def test_divergence_between_exact_evaluations_is_caught_on_the_batch_losses():
+    tr, te = _sets("sphere", 48, 20, 3)
+    cfg = TrainConfig(model="softmax", epochs=50, batch_size=16, seed=5, lr=1e12, eval_every=50, label="sparse")
+    with pytest.raises(TrainingDiverged, match="batch-mean train MSE .* at epoch 1 of sparse"):
+        train(tr, te, cfg)
+
+
 def test_settings_that_must_agree():
     members = _heterogeneous_members()[:2]
     members[1] = dataclasses.replace(members[1], cfg=dataclasses.replace(members[1].cfg, threads=2))

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from icdenoise import kernels
 from icdenoise.bayes import mse_per_component, oracle_predictions
 from icdenoise.studies import gap_study as gs
 from icdenoise.tasks import sample_prompts, sample_prompts_torch
@@ -73,6 +74,29 @@ def test_torch_sampler_is_deterministic_and_in_the_kernel_layout(case):
     assert b1.params == ref.params and set(b1.task) == set(ref.task)
     assert b1.X.transpose(0, 2, 1).strides[-1] == 4  # (B, n, L) rows are contiguous: the fused kernels' layout
     assert np.array_equal(b1.X_T, np.ascontiguousarray(b1.X.transpose(0, 2, 1)))
+
+
+@pytest.mark.parametrize("case", sorted(PARAMS))
+def test_torch_sampler_draws_into_a_buffer_the_same_prompts(case):
+    buf = np.full((30, N_, L_), np.nan, np.float32)
+    a = sample_prompts_torch(case, 30, 5, n=N_, L=L_, **PARAMS[case])
+    b = sample_prompts_torch(case, 30, 5, n=N_, L=L_, out=buf, **PARAMS[case])
+    assert np.shares_memory(b.X, buf) and np.array_equal(a.X, b.X) and np.array_equal(a.x_query, b.x_query)
+    with pytest.raises(ValueError, match="out must be"):
+        sample_prompts_torch(case, 30, 5, n=N_, L=L_ + 1, out=buf, **PARAMS[case])
+
+
+@pytest.mark.skipif(not kernels.available(), reason="no numba")
+def test_fused_mixture_tokens_equal_torchs_gather():
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.randn(5, 7, 33, generator=g)
+    muT = torch.randn(5, 7, 4, generator=g)
+    labels = torch.randint(0, 4, (5, 33), generator=g)
+    ref = tokens * 0.3 + torch.gather(muT, 2, labels[:, None, :].expand(5, 7, 33))
+    kernels.scale_add_centres(tokens.numpy(), muT.numpy(), labels.numpy(), np.float32(0.3))
+    assert torch.allclose(tokens, ref, rtol=1e-6, atol=1e-7)
 
 
 def test_torch_sampler_validates_like_the_numpy_one():

@@ -295,6 +295,21 @@ def softmax_mse(XT, q, t, W, mse, A):
             mse[r, p] = e / n
 
 
+@njit(fastmath=False, cache=True)
+def scale_add_centres(tokens, muT, labels, scale):
+    """tokens[b, i, l] <- scale · tokens[b, i, l] + muT[b, i, labels[b, l]] (the mixture tokens, one pass).
+
+    tokens (B, n, T) float32, muT (B, n, p) float32, labels (B, T) int64: the gmm sampler's last step."""
+    B, n, T = tokens.shape
+    for b in range(B):
+        lab = labels[b]
+        for i in range(n):
+            row = tokens[b, i]
+            mu = muT[b, i]
+            for l in range(T):
+                row[l] = scale * row[l] + mu[lab[l]]
+
+
 def warm_up(dtype=np.float32) -> None:
     """Compile (or load from the disk cache) the kernels and the Adam step for ``dtype`` on a tiny problem."""
     XT = np.zeros((1, 1, 2, 3), dtype)
@@ -304,6 +319,8 @@ def warm_up(dtype=np.float32) -> None:
     softmax_mse(XT, q, q, W, np.empty((1, 1), dtype), 1)
     Wf = W.reshape(1, -1)
     adam_step(Wf, Wf.copy(), Wf.copy(), Wf.copy(), 1, np.ones(1), 0.9, 0.999, 1.0, 1e-8)
+    if dtype == np.float32:
+        scale_add_centres(np.zeros((1, 2, 3), dtype), np.zeros((1, 2, 2), dtype), np.zeros((1, 3), np.int64), dtype(1))
 
 
 def cache_dir() -> str:
@@ -322,5 +339,5 @@ def clear_cache() -> int:
     return n
 
 
-__all__ = ["adam_step", "cache_dir", "clear_cache", "softmax_grads", "softmax_mse", "warm_up"]
+__all__ = ["adam_step", "cache_dir", "clear_cache", "scale_add_centres", "softmax_grads", "softmax_mse", "warm_up"]
 NUMBA_VERSION = numba.__version__

@@ -64,6 +64,9 @@ class TrainConfig:
     threads: int | None = None
     progress: bool | None = None  # None: a bar only when stderr is a terminal
     eval_chunk: int = 100
+    #: exact train/test MSE every ``eval_every`` epochs and at the last one (epoch 0 always); the curves are NaN
+    #: in between, and divergence is checked there on the epoch's batch losses. 1: every epoch (the figures)
+    eval_every: int = 1
     divergence_factor: float = 1e4  # train MSE above this multiple of its initial value counts as diverged
     label: str = ""  # names the run (case, model, seed, ...) in errors and the progress bar
 
@@ -76,6 +79,8 @@ class TrainConfig:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.eval_every < 1:
+            raise ValueError(f"eval_every must be >= 1, got {self.eval_every}")
         if any(not 0 < f <= 1 for f in self.lr_milestones):
             raise ValueError(f"lr_milestones are fractions of the epochs in (0, 1], got {self.lr_milestones}")
 
@@ -170,22 +175,26 @@ class OnlinePrompts:
     def epoch_seed(self, epoch: int) -> int:
         return derive_seed(int(self.seed), "online", int(epoch))
 
-    def sample(self, epoch: int) -> PromptBatch:
-        """The training prompts of epoch ``epoch`` (1-based)."""
+    def sample(self, epoch: int, out: np.ndarray | None = None) -> PromptBatch:
+        """The training prompts of epoch ``epoch`` (1-based). ``out``: a float32 (P, n, L) buffer the torch
+        sampler draws the context into (the same numbers as without it); the numpy sampler ignores it."""
+        kw = {"out": out} if self.sampler == "torch" and out is not None else {}
         return SAMPLERS[self.sampler](
-            self.case, self.num_prompts, self.epoch_seed(epoch), n=self.n, L=self.L, **self.case_params
+            self.case, self.num_prompts, self.epoch_seed(epoch), n=self.n, L=self.L, **kw, **self.case_params
         )
 
 
-def _online_epoch(members: list, epoch: int) -> list[PromptBatch]:
-    """Epoch ``epoch``'s prompts of each online member; members on the same stream share one draw."""
+def _online_epoch(members: list, epoch: int, XT: np.ndarray | None = None) -> list[PromptBatch]:
+    """Epoch ``epoch``'s prompts of each online member; members on the same stream share one draw.
+
+    ``XT`` (R, P, n, L) float32: member r's stream is drawn into XT[r] (the training split's buffer)."""
     drawn: dict[str, PromptBatch] = {}
     out = []
-    for m in members:
+    for r, m in enumerate(members):
         s = m.train_set
         key = repr((s.case, s.n, s.L, sorted(s.case_params.items()), s.seed, s.prompts_per_epoch, s.sampler))
         if key not in drawn:
-            drawn[key] = s.sample(epoch)
+            drawn[key] = s.sample(epoch, out=None if XT is None else XT[r])
         out.append(drawn[key])
     return out
 
@@ -237,6 +246,7 @@ class _Split:
         dtype: np.dtype,
         fused: bool,
         batch_rows: int = 0,
+        XT: np.ndarray | None = None,
     ):
         R = len(batches)
         P, L, n = batches[0].X.shape
@@ -255,9 +265,11 @@ class _Split:
                 S[r] = context_moment(torch.as_tensor(_np(b.X, dtype)).to(device))
             self.S = S.reshape(R * P, n, n)
         else:
-            XT = np.empty((R, P, n, L), dtype)
+            if XT is None:
+                XT = np.empty((R, P, n, L), dtype)
             for r, b in enumerate(batches):
-                XT[r] = _np(b.X).transpose(0, 2, 1)
+                if not np.may_share_memory(XT[r], _np(b.X)):  # drawn into its slot already: no copy
+                    XT[r] = _np(b.X).transpose(0, 2, 1)
             self.XT = XT
             if not fused:
                 self.XT_flat = torch.from_numpy(XT).to(device).reshape(R * P, n, L)
@@ -495,9 +507,22 @@ class _SubEnsemble:
         self.R = len(self.members)
         self.epochs = [m.cfg.epochs for m in self.members]
         self.dtype = np.dtype(_np(m0.test_set.X[:0]).dtype)
+        self._buffer = None  # online softmax: the training prompts, refilled every epoch
+        self.eval_every = [m.cfg.eval_every for m in self.members]
 
-    def _split(self, batches, batch_rows=0) -> _Split:
-        return _Split(batches, self.model, self.device, self.dtype, self.kind == "fused", batch_rows)
+    def _split(self, batches, batch_rows=0, XT=None) -> _Split:
+        return _Split(batches, self.model, self.device, self.dtype, self.kind == "fused", batch_rows, XT)
+
+    def _online_split(self, epoch: int, A: int) -> _Split:
+        """Epoch ``epoch``'s training split of the first A (online) members; softmax in float32 draws every
+        stream straight into one (R, P, n, L) buffer, reused every epoch (no 100 MB allocation per epoch)."""
+        m0 = self.members[0].train_set
+        if self.model == "softmax" and self.dtype == np.float32:
+            if self._buffer is None:
+                self._buffer = np.empty((self.R, m0.num_prompts, m0.n, m0.L), np.float32)
+            XT = self._buffer[:A]
+            return self._split(_online_epoch(self.members[:A], epoch, XT), A * self.B, XT)
+        return self._split(_online_epoch(self.members[:A], epoch), A * self.B)
 
     def run(self, bar) -> list[TrainResult]:
         R, B = self.R, self.B
@@ -515,7 +540,7 @@ class _SubEnsemble:
         t0 = time.perf_counter()
         te = self._split([m.test_set for m in self.members])
         if self.online:
-            tr = self._split(_online_epoch(self.members, 1), R * B)
+            tr = self._online_split(1, R)
         else:
             tr = self._split([m.train_set for m in self.members], R * B)
         P = tr.P
@@ -525,16 +550,20 @@ class _SubEnsemble:
         batch_avg = np.full((R, E + 1), np.nan)  # epoch 0: no training step yet
 
         def record(epoch: int, A: int):
-            tr_mse = self.kernel.mse(tr, W, A).mean(-1)
-            te_mse = self.kernel.mse(te, W, A).mean(-1)
             diag = torch.diagonal(W[:A], dim1=-2, dim2=-1).double().mean(-1).cpu().numpy()  # (A, 2): beta, alpha
-            curves[:A, epoch] = np.stack([tr_mse, te_mse, diag[:, 1], diag[:, 0]], axis=1)
+            curves[:A, epoch, 2:] = diag[:, ::-1]
+            exact = epoch == 0 or any(epoch % self.eval_every[r] == 0 or epoch == self.epochs[r] for r in range(A))
+            if exact:  # every member of this step is evaluated (it costs one pass over both splits)
+                curves[:A, epoch, 0] = self.kernel.mse(tr, W, A).mean(-1)
+                curves[:A, epoch, 1] = self.kernel.mse(te, W, A).mean(-1)
             for r in range(A):
                 c = curves[r, epoch]
-                exploded = epoch > 0 and c[0] > self.members[r].cfg.divergence_factor * curves[r, 0, 0]
-                if exploded or not np.isfinite(c).all():
+                loss = c[0] if exact else batch_avg[r, epoch]
+                exploded = epoch > 0 and loss > self.members[r].cfg.divergence_factor * curves[r, 0, 0]
+                if exploded or not np.isfinite(loss) or not np.isfinite(c[1:] if exact else c[2:]).all():
+                    what = f"train MSE {c[0]}, test MSE {c[1]}" if exact else f"batch-mean train MSE {loss}"
                     raise TrainingDiverged(
-                        f"training diverged (train MSE {c[0]}, test MSE {c[1]}) at epoch {epoch} of "
+                        f"training diverged ({what}) at epoch {epoch} of "
                         f"{self.members[r].describe()}" + (f" (member {r + 1} of an ensemble of {R})" if R > 1 else "")
                     )
 
@@ -544,7 +573,7 @@ class _SubEnsemble:
             A = sum(e >= epoch for e in self.epochs)  # active members: a prefix (sorted by epochs)
             if self.online:
                 if epoch > 1:
-                    tr = self._split(_online_epoch(self.members[:A], epoch), A * B)
+                    tr = self._online_split(epoch, A)
                 idx = torch.arange(P).expand(A, P)
             else:
                 idx = torch.stack([torch.randperm(P, generator=gens[r]) for r in range(A)])
