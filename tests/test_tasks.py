@@ -249,6 +249,24 @@ def test_same_seed_same_prompts_different_seed_different(case):
     assert str(a.X.dtype).endswith("float32") and a.params["case"] == case and a.params["L"] == 5
 
 
+@pytest.mark.parametrize("case", CASES)
+def test_chunked_sampling_draws_the_same_numbers_as_one_draw(case, monkeypatch):
+    """The samplers draw and transform SAMPLE_CHUNK prompts at a time; the prompts must not depend on it
+    (every table of the paper is built from these numbers)."""
+    from icdenoise import tasks
+
+    kw = dict(n=6, L=9, **PARAMS[case])
+    monkeypatch.setattr(tasks, "SAMPLE_CHUNK", 10**9)  # one chunk: the whole (B, L+1, n) array at once
+    whole = sample_prompts(case, 23, 5, **kw)
+    monkeypatch.setattr(tasks, "SAMPLE_CHUNK", 4)  # 6 chunks, the last one short
+    chunked = sample_prompts(case, 23, 5, **kw)
+    for name in ("X", "x_query", "x_target"):
+        assert np.array_equal(getattr(whole, name), getattr(chunked, name)), name
+    for key in whole.task:
+        assert np.array_equal(whole.task[key], chunked.task[key]), key
+    assert whole.X.flags.c_contiguous and whole.X.dtype == np.float32
+
+
 def test_prompt_batch_subset_and_paper_layout():
     b = sample_prompts("subspace", 10, 0, n=5, L=4, **SUB)
     assert b.num_prompts == 10

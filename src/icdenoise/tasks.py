@@ -84,10 +84,28 @@ def haar_basis(num: int, n: int, k: int, rng: np.random.Generator) -> np.ndarray
     return Q * signs[:, None, :]
 
 
-def _add_query_noise(tokens: np.ndarray, sigma_z2: float, rng: np.random.Generator):
-    """Split (B, L+1, n) tokens into context, noisy query and clean target."""
-    X = tokens[:, :-1, :]
-    x_target = tokens[:, -1, :]
+#: Prompts per chunk of the numpy samplers: each chunk's float64 tokens (~8 MB at L = 2000) are drawn,
+#: transformed and stored as float32 while in cache, instead of several full-size float64 temporaries.
+SAMPLE_CHUNK = 32
+
+
+def _tokens_in_chunks(num_prompts: int, L: int, n: int, make_tokens) -> tuple[np.ndarray, np.ndarray]:
+    """Context X (B, L, n) float32 and clean targets (B, n) float64 from ``make_tokens(chunk) -> (b, L+1, n)``.
+
+    ``make_tokens`` is called on consecutive prompt slices in order, so its draws from the generator come in
+    the same order, and give the same numbers, as one draw of the whole (B, L+1, ...) array would."""
+    X = np.empty((num_prompts, L, n), np.float32)
+    x_target = np.empty((num_prompts, n))
+    for start in range(0, num_prompts, SAMPLE_CHUNK):
+        sl = slice(start, min(start + SAMPLE_CHUNK, num_prompts))
+        tokens = make_tokens(sl)  # (b, L+1, n) float64
+        X[sl] = tokens[:, :L]
+        x_target[sl] = tokens[:, L]
+    return X, x_target
+
+
+def _add_query_noise(X: np.ndarray, x_target: np.ndarray, sigma_z2: float, rng: np.random.Generator):
+    """The noisy query x_target + σ_z z, z ~ N(0, I_n), drawn after every token."""
     Z = rng.standard_normal(x_target.shape)
     x_query = x_target + sigma_z2**0.5 * Z
     return X, x_query, x_target
@@ -115,10 +133,12 @@ def sample_subspace(num_prompts, n, L, d, sigma0_2, sigma_z2, rng) -> PromptBatc
         raise ValueError(f"d must satisfy 1 <= d < n={n} for the subspace case, got d={d}")
     _check_positive(sigma0_2=sigma0_2, sigma_z2=sigma_z2)
     U = haar_basis(num_prompts, n, d, rng)
-    # P Y with Y isotropic equals U c with c ~ N(0, σ0² I_d): same law, d/n of the work.
-    c = sigma0_2**0.5 * rng.standard_normal((num_prompts, L + 1, d))
-    tokens = c @ U.transpose(0, 2, 1)
-    X, xq, xt = _add_query_noise(tokens, sigma_z2, rng)
+
+    def tokens(sl):  # P Y with Y isotropic equals U c with c ~ N(0, σ0² I_d): same law, d/n of the work.
+        c = sigma0_2**0.5 * rng.standard_normal((sl.stop - sl.start, L + 1, d))
+        return c @ U[sl].transpose(0, 2, 1)
+
+    X, xq, xt = _add_query_noise(*_tokens_in_chunks(num_prompts, L, n, tokens), sigma_z2, rng)
     params = dict(case="subspace", n=n, L=L, d=d, sigma0_2=sigma0_2, sigma_z2=sigma_z2)
     return _batch(X, xq, xt, {"basis": U}, params)
 
@@ -130,10 +150,13 @@ def sample_sphere(num_prompts, n, L, d, R, sigma_z2, rng) -> PromptBatch:
         raise ValueError(f"d must satisfy 1 <= d < n={n} for the sphere case (S^d spans d+1 dims), got d={d}")
     _check_positive(R=R, sigma_z2=sigma_z2)
     V = haar_basis(num_prompts, n, d + 1, rng)
-    u = rng.standard_normal((num_prompts, L + 1, d + 1))
-    u = R * u / np.linalg.norm(u, axis=-1, keepdims=True)
-    tokens = u @ V.transpose(0, 2, 1)
-    X, xq, xt = _add_query_noise(tokens, sigma_z2, rng)
+
+    def tokens(sl):
+        u = rng.standard_normal((sl.stop - sl.start, L + 1, d + 1))
+        u = R * u / np.linalg.norm(u, axis=-1, keepdims=True)
+        return u @ V[sl].transpose(0, 2, 1)
+
+    X, xq, xt = _add_query_noise(*_tokens_in_chunks(num_prompts, L, n, tokens), sigma_z2, rng)
     params = dict(case="sphere", n=n, L=L, d=d, R=R, sigma_z2=sigma_z2)
     return _batch(X, xq, xt, {"basis": V}, params)
 
@@ -153,10 +176,13 @@ def sample_gmm(num_prompts, n, L, p, R, sigma0_2, sigma_z2, rng, weights=None) -
     mu = rng.standard_normal((num_prompts, p, n))
     mu = R * mu / np.linalg.norm(mu, axis=-1, keepdims=True)
     labels = rng.choice(p, size=(num_prompts, L + 1), p=w)
-    centres = np.take_along_axis(mu, labels[..., None], axis=1)
-    noise = rng.standard_normal((num_prompts, L + 1, n))
-    tokens = centres + sigma0_2**0.5 * noise
-    X, xq, xt = _add_query_noise(tokens, sigma_z2, rng)
+
+    def tokens(sl):
+        centres = np.take_along_axis(mu[sl], labels[sl][..., None], axis=1)
+        noise = rng.standard_normal((sl.stop - sl.start, L + 1, n))
+        return centres + sigma0_2**0.5 * noise
+
+    X, xq, xt = _add_query_noise(*_tokens_in_chunks(num_prompts, L, n, tokens), sigma_z2, rng)
     params = dict(case="gmm", n=n, L=L, p=p, R=R, sigma0_2=sigma0_2, sigma_z2=sigma_z2)
     task = {"centres": mu, "weights": np.broadcast_to(w, (num_prompts, p)).copy()}
     return _batch(X, xq, xt, task, params)
