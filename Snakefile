@@ -41,7 +41,8 @@ include: "workflow/rules/gap_study.smk"  # beyond the paper, opt-in: snakemake g
 
 # Every figure: Figure 3 (training_dynamics), Figure 4a (context_sweep), Figure 4b (dim_shift),
 # Figure 5 (dam_energy), Figure 6 (alpha_beta_landscape) and Hopfield iterations (hopfield_iterations).
-# Opt-in, not in rule all: Gap study (gap_study), run with `snakemake gap_study --cores 8 --resources gpu=1`.
+# Opt-in: Gap study (gap_study), alone with `snakemake gap_study --cores 8 --resources gpu=1`; in rule all and the
+# claims table with `--config gap_study__enabled=true`.
 rule all:
     default_target: True
     input:

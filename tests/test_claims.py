@@ -140,6 +140,40 @@ def test_fig3_claims_reproduced_failed_and_tolerance_from_config():
     assert claim(out, "case3_beta")["verdict"] == cl.UNCHECKABLE
 
 
+def _gap_tables(approx=0.0021, approx_se=6e-5, est=0.0032, est_se=2.4e-4, L=500, floors=(0.0050, 0.0013)):
+    """A gap_study_summary row (gmm/softmax) and online rows at two L with the given floor excesses."""
+    total = approx + est
+    summ = pd.DataFrame([dict(case="gmm", model="softmax", L=L, N_ref=800, seeds=3, bayes_mse=0.023, bayes_se=1e-4,
+                              total_gap=total, total_gap_se=est_se, approx_gap=approx, approx_gap_se=approx_se,
+                              est_gap=est, est_gap_se=est_se, approx_share=approx / total, est_share=est / total,
+                              slope=-1.0, slope_se=0.03)])  # fmt: skip
+    rows = [
+        dict(case="gmm", model="softmax", training="online", L=Lv, seed=seed, bayes_mse=0.023,
+             excess_mse=e + 1e-6 * seed, excess_se=5e-5)
+        for Lv, e in zip((100, 2000), floors, strict=True)
+        for seed in range(3)
+    ]  # fmt: skip
+    return {"gap_study_summary": summ, "gap_study": pd.DataFrame(rows)}
+
+
+def test_gap_study_claims_split_and_floor():
+    s = settings(gap_study={"online_L_cases": ["gmm"]})
+    tol = s["claims"]["tolerances"]
+    assert cl.gap_study_claims({}, s, cl.Scale(s), tol) == []  # opt-in study not run: no rows
+    out = cl.gap_study_claims(_gap_tables(), s, cl.Scale(s), tol)
+    split, floor = claim(out, "gap_split_gmm_softmax"), claim(out, "gap_floor_falls_with_L_gmm")
+    assert split["verdict"] == cl.REPRODUCED and "approximation 40" in split["reproduced"]
+    assert floor["verdict"] == cl.REPRODUCED and "L = 100" in floor["reproduced"]
+    # an estimation part within 3 SE of zero is not resolved; a floor that does not fall fails
+    out = cl.gap_study_claims(_gap_tables(est=0.0005, floors=(0.0013, 0.0013)), s, cl.Scale(s), tol)
+    split, floor = claim(out, "gap_split_gmm_softmax"), claim(out, "gap_floor_falls_with_L_gmm")
+    assert split["verdict"] == cl.FAILED and "estimation" in split["note"] and "approximation" not in split["note"]
+    assert floor["verdict"] == cl.FAILED
+    # the split at another L than the paper's is not checkable
+    out = cl.gap_study_claims(_gap_tables(L=100), s, cl.Scale(s), tol)
+    assert claim(out, "gap_split_gmm_softmax")["verdict"] == cl.UNCHECKABLE
+
+
 def test_mc_claims_use_pooled_se_and_k_from_config():
     s = settings()
     rows = [dict(case="subspace", seed=0, estimator="bayes", split="theory", num_prompts=0, mse=1 / 3, mse_se=0.0)]

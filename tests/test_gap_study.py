@@ -99,6 +99,20 @@ def test_fused_mixture_tokens_equal_torchs_gather():
     assert torch.allclose(tokens, ref, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.skipif(not kernels.available(), reason="no numba")
+def test_fused_sphere_tokens_equal_normalise_then_project():
+    import torch
+
+    g = torch.Generator().manual_seed(1)
+    u = torch.randn(3, 4, 29, generator=g)
+    V = torch.linalg.qr(torch.randn(3, 7, 4, generator=g))[0]
+    ref = torch.bmm(V, 1.5 * u / u.norm(dim=1, keepdim=True))
+    out = np.empty((3, 7, 29), np.float32)
+    kernels.sphere_tokens(u.numpy(), V.contiguous().numpy(), np.float32(1.5), out)
+    np.testing.assert_allclose(out, ref.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.5, rtol=1e-5)
+
+
 def test_torch_sampler_validates_like_the_numpy_one():
     with pytest.raises(ValueError, match="d must satisfy"):
         sample_prompts_torch("subspace", 4, 0, n=4, L=3, d=4, sigma0_2=1.0, sigma_z2=1.0)

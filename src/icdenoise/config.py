@@ -572,9 +572,14 @@ def follow_settings(config: dict) -> list[str]:
     return notes
 
 
+#: Studies that are not part of the default target unless ``<study>.enabled: true``.
+OPT_IN_STUDIES = ("gap_study",)
+
+
 def study_enabled(config: dict, study: str) -> bool:
+    """Whether a study is in the default target: ``<study>.enabled`` (default true; opt-in studies false)."""
     sec = config.get(study)
-    return isinstance(sec, dict) and sec.get("enabled", True) is not False
+    return isinstance(sec, dict) and sec.get("enabled", study not in OPT_IN_STUDIES) is True
 
 
 def prepare_config(config: dict, schema_path: str | Path, cli_config=None, configfiles=None) -> str | None:

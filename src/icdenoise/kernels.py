@@ -5,7 +5,7 @@ module imports numba (~0.4 s) and its first call in a process loads the compiled
 disk cache (~0.3-0.7 s; the very first call after an install or a source change compiles, ~6 s).
 This module is light: it decides the kernel and imports numba only when a fused kernel is used, so
 linear-only and CUDA jobs never pay for it. Attributes of the numba module (``softmax_grads``,
-``softmax_mse``, ``scale_add_centres``, ``adam_step``, ``warm_up``, ``cache_dir``, ``clear_cache``)
+``softmax_mse``, ``scale_add_centres``, ``sphere_tokens``, ``adam_step``, ``warm_up``, ``cache_dir``, ``clear_cache``)
 are forwarded lazily.
 """
 
@@ -22,6 +22,7 @@ _FORWARDED = {
     "softmax_grads",
     "softmax_mse",
     "scale_add_centres",
+    "sphere_tokens",
     "adam_step",
     "warm_up",
     "cache_dir",

@@ -310,6 +310,36 @@ def scale_add_centres(tokens, muT, labels, scale):
                 row[l] = scale * row[l] + mu[lab[l]]
 
 
+@njit(fastmath=False, cache=True)
+def sphere_tokens(u, V, R, out):
+    """out[b, :, l] = V[b] @ u[b, :, l] · R / |u[b, :, l]| (the sphere tokens from Gaussian coefficients, one pass).
+
+    u (B, k, T) float32 N(0, 1) draws, V (B, n, k) float32 orthonormal frames, out (B, n, T) float32."""
+    B, k, T = u.shape
+    n = V.shape[1]
+    inv = np.empty(T, u.dtype)
+    for b in range(B):
+        ub = u[b]
+        for l in range(T):
+            inv[l] = ub[0, l] * ub[0, l]
+        for j in range(1, k):
+            for l in range(T):
+                inv[l] += ub[j, l] * ub[j, l]
+        for l in range(T):
+            inv[l] = R / math.sqrt(inv[l])
+        for i in range(n):
+            row = out[b, i]
+            v0 = V[b, i, 0]
+            for l in range(T):
+                row[l] = v0 * ub[0, l]
+            for j in range(1, k):
+                vj = V[b, i, j]
+                for l in range(T):
+                    row[l] += vj * ub[j, l]
+            for l in range(T):
+                row[l] *= inv[l]
+
+
 def warm_up(dtype=np.float32) -> None:
     """Compile (or load from the disk cache) the kernels and the Adam step for ``dtype`` on a tiny problem."""
     XT = np.zeros((1, 1, 2, 3), dtype)
@@ -321,6 +351,7 @@ def warm_up(dtype=np.float32) -> None:
     adam_step(Wf, Wf.copy(), Wf.copy(), Wf.copy(), 1, np.ones(1), 0.9, 0.999, 1.0, 1e-8)
     if dtype == np.float32:
         scale_add_centres(np.zeros((1, 2, 3), dtype), np.zeros((1, 2, 2), dtype), np.zeros((1, 3), np.int64), dtype(1))
+        sphere_tokens(np.ones((1, 2, 3), dtype), np.zeros((1, 2, 2), dtype), dtype(1), np.empty((1, 2, 3), dtype))
 
 
 def cache_dir() -> str:
@@ -339,5 +370,14 @@ def clear_cache() -> int:
     return n
 
 
-__all__ = ["adam_step", "cache_dir", "clear_cache", "scale_add_centres", "softmax_grads", "softmax_mse", "warm_up"]
+__all__ = [
+    "adam_step",
+    "cache_dir",
+    "clear_cache",
+    "scale_add_centres",
+    "softmax_grads",
+    "sphere_tokens",
+    "softmax_mse",
+    "warm_up",
+]
 NUMBA_VERSION = numba.__version__

@@ -65,6 +65,7 @@ STUDY_TABLES = {
     "dim_shift": ("dim_shift", "dim_shift_oracles"),
     "dam_energy": ("hopfield_trajectories",),
     "hopfield_iterations": ("hopfield_iterations",),
+    "gap_study": ("gap_study", "gap_study_summary"),  # opt-in (gap_study.enabled)
 }
 CLAIM_TABLES = [
     f"{RESULTS}/tables/{name}.parquet"
@@ -88,6 +89,7 @@ CLAIM_SETTINGS = {
         "context_sweep",
         "dim_shift",
         "dam_energy",
+        "gap_study",
         "claims",
     )
 }

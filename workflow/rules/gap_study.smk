@@ -1,7 +1,16 @@
 # Gap study (gap_study, beyond the paper): the gap to Bayes split into estimation (finite N) and approximation (online floor).
-# Opt-in, not part of rule all: snakemake gap_study --cores 8 --resources gpu=1
+# Opt-in: snakemake gap_study --cores 8 --resources gpu=1 builds it alone; with gap_study.enabled: true it joins
+# rule all and its rows join the claims table (snakemake --config gap_study__enabled=true).
 
 GS = config["gap_study"]
+
+if enabled("gap_study"):
+    FINAL_TARGETS.extend(
+        [
+            f"{RESULTS}/figures/fig_gap_study.pdf",
+            f"{RESULTS}/figures/fig_gap_study.png",
+        ]
+    )
 
 
 rule gap_study:
@@ -25,6 +34,8 @@ rule train_gap_study:
         f"{RESULTS}/benchmarks/train_gap_study/{{case}}_{{model}}_L{{L}}.tsv"
     wildcard_constraints:
         L=r"\d+",
+    # longest first (cost ~ L, plus the N sweep at gap_study.L), so that no long job starts last
+    priority: lambda wildcards: int(wildcards.L) + (400 if int(wildcards.L) == GS["L"] else 0)
     conda:
         "../../envs/train.yaml"
     threads: GS["threads"]
