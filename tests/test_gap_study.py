@@ -233,6 +233,11 @@ def test_rule_is_opt_in_and_plans_one_job_per_case_model_L(tmp_path):
     assert "train" not in counts  # no Figure 3 job
     default = run_snakemake(tmp_path, "-n", configfile=SMOKE_CONFIG).stdout
     assert "train_gap_study" not in job_counts(default)
+    # enabled: part of the default target, and the claims rule reads its tables
+    on = run_snakemake(tmp_path, "-n", "--config", "gap_study__enabled=true", configfile=SMOKE_CONFIG).stdout
+    # smoke: subspace/linear, sphere and gmm softmax at L = 40 (runs merge key by key), gmm also online at L = 20
+    assert job_counts(on)["plot_gap_study"] == 1 and job_counts(on)["train_gap_study"] == 3 + 1
+    assert "tables/gap_study_summary.parquet" in on.split("rule claims:")[1].split("output:")[0]
 
 
 def test_members_on_one_stream_share_its_draws_and_equal_solo_runs():
