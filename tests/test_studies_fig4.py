@@ -493,8 +493,11 @@ def test_smoke_fig4_outputs(smoke_run):
         for ext in ("pdf", "png"):
             f = smoke_run / SMOKE_RESULTS / "figures" / f"{name}.{ext}"
             assert f.exists() and f.stat().st_size > 10_000, f
-    bench = smoke_run / SMOKE_RESULTS / "benchmarks"
-    assert list((bench / "train_context_sweep").glob("*.tsv")) and list((bench / "train_dim_shift").glob("*.tsv"))
+    logs = smoke_run / SMOKE_RESULTS / "logs"  # every job's log ends with its own wall and CPU time
+    job_logs = [*(logs / "train_context_sweep").glob("*.log"), *(logs / "train_dim_shift").glob("*.log")]
+    assert len(job_logs) >= 2
+    for log in job_logs:
+        assert "job done:" in log.read_text() and "s CPU" in log.read_text(), log
 
 
 def test_dim_shift_evaluates_softmax_weight_sets_together_like_one_by_one():

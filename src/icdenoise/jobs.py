@@ -41,18 +41,11 @@ def _record_imports(rule: str) -> None:
         fh.write(" ".join(used) + "\n")
 
 
-def _record_times(rule: str, wildcards: str) -> None:
-    """With ICDENOISE_RECORD_TIMES=file, append this job's wall and CPU seconds since its process started.
-
-    Counted from the process's start, so imports are included (Snakemake's ``benchmark:`` files miss
-    much of a short job's CPU time); ``benchmarks/bench_workflow.py`` sums them per rule.
-    """
+def _process_times() -> tuple[float, float]:
+    """(wall, CPU) seconds of this process since it started: imports included."""
     import os
     import time
 
-    where = os.environ.get("ICDENOISE_RECORD_TIMES")
-    if not where or not rule:
-        return
     try:
         import psutil
 
@@ -60,9 +53,26 @@ def _record_times(rule: str, wildcards: str) -> None:
     except ImportError:  # psutil comes with Snakemake; without it, no wall time
         wall = float("nan")
     t = os.times()
+    return wall, t.user + t.system
+
+
+def _record_times(rule: str, wildcards: str) -> None:
+    """With ICDENOISE_RECORD_TIMES=file, append this job's wall and CPU seconds since its process started.
+
+    Counted from the process's start, so imports are included; every job's log ends with the same two
+    numbers. (The rules have no ``benchmark:`` directive: its psutil polling cost Snakemake's own process
+    ~14 CPU-s per paper run and missed much of a short job's CPU time.) ``benchmarks/bench_workflow.py``
+    sums them per rule.
+    """
+    import os
+
+    where = os.environ.get("ICDENOISE_RECORD_TIMES")
+    if not where or not rule:
+        return
+    wall, cpu = _process_times()
     Path(where).parent.mkdir(parents=True, exist_ok=True)
     with open(where, "a") as fh:
-        fh.write(f"{rule}\t{wildcards}\t{wall:.3f}\t{t.user + t.system:.3f}\n")
+        fh.write(f"{rule}\t{wildcards}\t{wall:.3f}\t{cpu:.3f}\n")
 
 
 @contextlib.contextmanager
@@ -98,6 +108,8 @@ def _job_logging(log_path: str | None):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=fh, force=True)
         try:
             yield
+            wall, cpu = _process_times()
+            log.info("job done: %.1f s wall, %.1f s CPU (this process, imports included)", wall, cpu)
         except BaseException as exc:
             fh.write("".join(traceback.format_exception(exc)))
             fh.write(f"ERROR: {type(exc).__name__}: {exc}\n")

@@ -29,8 +29,6 @@ rule alpha_beta_landscape:
         points=f"{RESULTS}/evaluations/landscape/{{case}}_points.parquet",
     log:
         f"{RESULTS}/logs/alpha_beta_landscape/{{case}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/alpha_beta_landscape/{{case}}.tsv"
     conda:
         "../../envs/train.yaml"
     threads: ABL["threads"]

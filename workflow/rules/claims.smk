@@ -31,8 +31,6 @@ rule train_dataset_choice:
         f"{RESULTS}/tables/dataset_choice.parquet",
     log:
         f"{RESULTS}/logs/train_dataset_choice.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/train_dataset_choice.tsv"
     conda:
         "../../envs/train.yaml"
     threads: config["train"]["threads"]

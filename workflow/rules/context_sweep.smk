@@ -18,8 +18,6 @@ rule train_context_sweep:
         runs=context_sweep_runs("{model}"),
     log:
         f"{RESULTS}/logs/train_context_sweep/{{model}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/train_context_sweep/{{model}}.tsv"
     conda:
         "../../envs/train.yaml"
     threads: config["train"]["threads"]
@@ -58,8 +56,6 @@ rule gather_context_sweep:
         theory=f"{RESULTS}/tables/context_sweep_theory.parquet",
     log:
         f"{RESULTS}/logs/gather_context_sweep.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/gather_context_sweep.tsv"
     conda:
         "../../envs/analysis.yaml"
     script:
@@ -80,8 +76,6 @@ rule plot_context_sweep:
         ),
     log:
         f"{RESULTS}/logs/plot_context_sweep.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/plot_context_sweep.tsv"
     conda:
         "../../envs/plot.yaml"
     params:

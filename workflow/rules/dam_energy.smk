@@ -20,8 +20,6 @@ rule dam_energy_data:
         context=f"{RESULTS}/tables/fig5_context.parquet",
     log:
         f"{RESULTS}/logs/dam_energy_data.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/dam_energy_data.tsv"
     conda:
         "../../envs/train.yaml"
     params:

@@ -22,8 +22,6 @@ rule train_dim_shift:
         runs=dim_shift_runs("subspace"),
     log:
         f"{RESULTS}/logs/train_dim_shift/subspace_linear.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/train_dim_shift/subspace_linear.tsv"
     conda:
         "../../envs/train.yaml"
     threads: config["train"]["threads"]
@@ -60,8 +58,6 @@ rule evaluate_dim_shift:
         f"{RESULTS}/evaluations/dim_shift/{{case}}.json",
     log:
         f"{RESULTS}/logs/evaluate_dim_shift/{{case}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/evaluate_dim_shift/{{case}}.tsv"
     conda:
         "../../envs/train.yaml"
     params:
@@ -79,8 +75,6 @@ rule dim_shift_oracles:
         f"{RESULTS}/evaluations/dim_shift_oracles/{{case}}.parquet",
     log:
         f"{RESULTS}/logs/dim_shift_oracles/{{case}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/dim_shift_oracles/{{case}}.tsv"
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -106,8 +100,6 @@ rule gather_dim_shift:
         theory=f"{RESULTS}/tables/dim_shift_theory.parquet",
     log:
         f"{RESULTS}/logs/gather_dim_shift.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/gather_dim_shift.tsv"
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -133,8 +125,6 @@ rule plot_dim_shift:
         ),
     log:
         f"{RESULTS}/logs/plot_dim_shift.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/plot_dim_shift.tsv"
     conda:
         "../../envs/plot.yaml"
     params:

@@ -30,8 +30,6 @@ rule train_gap_study:
         refs=f"{RESULTS}/evaluations/gap_study/{{case}}/{{model}}/L{{L}}_refs.parquet",
     log:
         f"{RESULTS}/logs/train_gap_study/{{case}}_{{model}}_L{{L}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/train_gap_study/{{case}}_{{model}}_L{{L}}.tsv"
     wildcard_constraints:
         L=r"\d+",
     # longest first (cost ~ L, plus the N sweep at gap_study.L), so that no long job starts last

@@ -28,8 +28,6 @@ rule hopfield_iterations:
         f"{RESULTS}/evaluations/hopfield/{{case}}.parquet",
     log:
         f"{RESULTS}/logs/hopfield_iterations/{{case}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/hopfield_iterations/{{case}}.tsv"
     conda:
         "../../envs/train.yaml"
     threads: HI["threads"]

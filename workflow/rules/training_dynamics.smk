@@ -39,8 +39,6 @@ rule train:
         runs=fig3_runs("{case}"),
     log:
         f"{RESULTS}/logs/train/{{case}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/train/{{case}}.tsv"
     conda:
         "../../envs/train.yaml"
     threads: config["train"]["threads"]
