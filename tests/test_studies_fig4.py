@@ -458,8 +458,9 @@ def test_dry_run_plans_the_fig4_jobs(tmp_path):
         assert all(f"{PAPER_RESULTS}/runs/context_sweep/L{L}/{model}/seed{s}.npz" in out for L in Ls for s in range(3))
     assert counts["gather_context_sweep"] == 1 and counts["plot_context_sweep"] == 1
     assert counts["train_dim_shift"] == 1  # subspace, every seed in one ensemble
-    assert counts["evaluate_dim_shift"] == 3  # one per case, every seed on the same prompts
-    assert counts["dim_shift_oracles"] == 3
+    assert counts["evaluate_dim_shift"] == 1  # every case in one job, every seed on the same prompts
+    assert counts["dim_shift_oracles"] == 1
+    assert all(f"{PAPER_RESULTS}/evaluations/dim_shift/{c}.json" in out for c in ("subspace", "sphere", "gmm"))
     assert counts["gather_dim_shift"] == 1 and counts["plot_dim_shift"] == 1
     assert counts["train"] == 2  # the Figure 3 jobs of sphere and gmm, whose softmax runs are reused
     assert (

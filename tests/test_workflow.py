@@ -50,8 +50,11 @@ TABLE_COLUMNS = {
 def test_dry_run_paper_config_plans_every_job(tmp_path):
     out = run_snakemake(tmp_path, "-n", "--resources", "gpu=1", configfile=PAPER_CONFIG).stdout
     counts = job_counts(out)
-    # one batched ensemble job per case, still one run file per (case, model, seed)
-    assert counts["train"] == 3 and counts["sample_prompts"] == 3 and counts["evaluate_baselines"] == 3
+    # one batched ensemble job per case, still one run file per (case, model, seed); the short per-case
+    # steps (sampling, oracles) are one job for all cases, each case still its own files
+    assert counts["train"] == 3 and counts["sample_prompts"] == 1 and counts["evaluate_baselines"] == 1
+    for case in ("subspace", "sphere", "gmm"):
+        assert f"{PAPER_RESULTS}/evaluations/baselines/{case}.parquet" in out, case
     for case in ("subspace", "sphere", "gmm"):
         for model in ("linear", "softmax"):
             assert all(f"{PAPER_RESULTS}/runs/fig3/{case}/{model}/seed{s}.npz" in out for s in range(6)), (case, model)
@@ -62,7 +65,7 @@ def test_dry_run_paper_config_plans_every_job(tmp_path):
 def test_dry_run_shared_dataset_samples_once_per_case(tmp_path):
     out = run_snakemake(tmp_path, "-n", "--config", "dataset=shared", configfile=PAPER_CONFIG).stdout
     counts = job_counts(out)
-    assert counts["sample_prompts"] == 3 and counts["train"] == 3 and counts["evaluate_baselines"] == 3
+    assert counts["sample_prompts"] == 1 and counts["train"] == 3 and counts["evaluate_baselines"] == 1
     assert f"{PAPER_RESULTS}/data/sphere/seed0.npz" in out and f"{PAPER_RESULTS}/data/sphere/seed1.npz" not in out
 
 

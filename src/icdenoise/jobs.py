@@ -173,6 +173,22 @@ def rule_kwargs(
     return kwargs
 
 
+def run_per_case(sm, func: Callable, **kwargs):
+    """One job for every case of a rule: ``func(case, **kwargs, **per_case[case])`` for each case in order.
+
+    ``kwargs["per_case"]`` ({case: {name: value}}, from the rule's ``per_case`` param) holds what differs
+    between cases. Short per-case studies share one process so that each pays the imports (torch ~1.2
+    CPU-s, pandas, scipy) once, not once per case; each case still writes its own output files."""
+    per_case = kwargs.pop("per_case")
+
+    def every_case():
+        for case, own in per_case.items():
+            log.info("case %s", case)
+            func(case, **kwargs, **own)
+
+    return run_rule(sm, every_case)
+
+
 def run_rule(sm, func: Callable, *args, **kwargs):
     """Call ``func(*args, **kwargs)`` with this job's output and logging sent to the rule's log file."""
     wildcards = ",".join(f"{k}={v}" for k, v in sm.wildcards.items())

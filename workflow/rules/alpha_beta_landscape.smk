@@ -13,35 +13,39 @@ if enabled("alpha_beta_landscape"):
 
 
 rule alpha_beta_landscape:
-    """One case's 50 x 50 alpha-beta grid (one vectorised pass) and the points marked on it."""
+    """Every case's 50 x 50 alpha-beta grid (one vectorised pass each, one job) and the points marked on it."""
     input:
-        runs=(
-            expand(
-                f"{RESULTS}/runs/fig3/{{case}}/softmax/seed{{seed}}.npz",
-                seed=SEEDS,
-                allow_missing=True,
-            )
-            if "softmax" in MODELS
-            else []
-        ),
+        [r for c in CASES for r in softmax_runs(c)],
     output:
-        grid=f"{RESULTS}/evaluations/landscape/{{case}}_grid.parquet",
-        points=f"{RESULTS}/evaluations/landscape/{{case}}_points.parquet",
+        grids=expand(
+            f"{RESULTS}/evaluations/landscape/{{case}}_grid.parquet", case=CASES
+        ),
+        points=expand(
+            f"{RESULTS}/evaluations/landscape/{{case}}_points.parquet", case=CASES
+        ),
     log:
-        f"{RESULTS}/logs/alpha_beta_landscape/{{case}}.log",
+        f"{RESULTS}/logs/alpha_beta_landscape.log",
     conda:
         "../../envs/train.yaml"
     threads: ABL["threads"]
     params:
-        case_params=lambda w: case_params(w.case),
         n=config["n"],
         L=config["L"],
         prompts=ABL["prompts"],
         grid_size=ABL["grid"],
-        alpha_range=lambda w: ABL["ranges"][w.case]["alpha"],
-        beta_range=lambda w: ABL["ranges"][w.case]["beta"],
         subspace_beta=config["heuristics"]["subspace_beta"],
-        rng_seed=lambda w: seed_for("landscape", w.case),
+        per_case={
+            c: dict(
+                out_grid=f"{RESULTS}/evaluations/landscape/{c}_grid.parquet",
+                out_points=f"{RESULTS}/evaluations/landscape/{c}_points.parquet",
+                run_paths=softmax_runs(c),
+                case_params=case_params(c),
+                alpha_range=ABL["ranges"][c]["alpha"],
+                beta_range=ABL["ranges"][c]["beta"],
+                rng_seed=seed_for("landscape", c),
+            )
+            for c in CASES
+        },
     script:
         "../scripts/alpha_beta_landscape.py"
 

@@ -124,6 +124,14 @@ def context_sweep_runs(model):
     ]
 
 
+def softmax_runs(case):
+    """The Figure 3 softmax runs of a case (none when softmax is not trained): what the landscape and the
+    Hopfield iterations start from."""
+    if "softmax" not in MODELS:
+        return []
+    return [f"{RESULTS}/runs/fig3/{case}/softmax/seed{s}.npz" for s in SEEDS]
+
+
 def dim_shift_runs(case):
     """The runs Figure 4b evaluates for a case: subspace, the linear runs of train_dim_shift; sphere and
     gmm, the Figure 3 softmax runs of the dim_shift seeds."""

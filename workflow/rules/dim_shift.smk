@@ -51,38 +51,53 @@ rule train_dim_shift:
 
 
 rule evaluate_dim_shift:
-    """Every trained and untrained model of one case on the same fresh prompts at every shifted value and L."""
+    """Every trained and untrained model of each case (one job) on the same fresh prompts at every shifted value and L."""
     input:
-        runs=lambda w: dim_shift_runs(w.case),
+        [r for c in DS_CASES for r in dim_shift_runs(c)],
     output:
-        f"{RESULTS}/evaluations/dim_shift/{{case}}.json",
+        expand(f"{RESULTS}/evaluations/dim_shift/{{case}}.json", case=DS_CASES),
     log:
-        f"{RESULTS}/logs/evaluate_dim_shift/{{case}}.log",
+        f"{RESULTS}/logs/evaluate_dim_shift.log",
     conda:
         "../../envs/train.yaml"
     params:
-        eval_values=lambda w: DS["cases"][w.case]["eval_values"],
         L_eval=DS["L_eval"],
         eval_prompts=DS["eval_prompts"],
-        eval_seed=lambda w: seed_for("dim_shift_eval", w.case),
+        per_case={
+            c: dict(
+                run_paths=dim_shift_runs(c),
+                out=f"{RESULTS}/evaluations/dim_shift/{c}.json",
+                eval_values=DS["cases"][c]["eval_values"],
+                eval_seed=seed_for("dim_shift_eval", c),
+            )
+            for c in DS_CASES
+        },
     script:
         "../scripts/evaluate_dim_shift.py"
 
 
 rule dim_shift_oracles:
-    """Zero predictor and Bayes oracle of one case at every shifted value (closed form or Monte Carlo)."""
+    """Zero predictor and Bayes oracle of each case (one job) at every shifted value (closed form or Monte Carlo)."""
     output:
-        f"{RESULTS}/evaluations/dim_shift_oracles/{{case}}.parquet",
+        expand(
+            f"{RESULTS}/evaluations/dim_shift_oracles/{{case}}.parquet", case=DS_CASES
+        ),
     log:
-        f"{RESULTS}/logs/dim_shift_oracles/{{case}}.log",
+        f"{RESULTS}/logs/dim_shift_oracles.log",
     conda:
         "../../envs/analysis.yaml"
     params:
-        base_params=lambda w: case_params(w.case),
         n=config["n"],
-        eval_values=lambda w: DS["cases"][w.case]["eval_values"],
         num_prompts=DS["oracle_prompts"],
-        seed=lambda w: seed_for("dim_shift_oracles", w.case),
+        per_case={
+            c: dict(
+                out=f"{RESULTS}/evaluations/dim_shift_oracles/{c}.parquet",
+                base_params=case_params(c),
+                eval_values=DS["cases"][c]["eval_values"],
+                seed=seed_for("dim_shift_oracles", c),
+            )
+            for c in DS_CASES
+        },
     script:
         "../scripts/dim_shift_oracles.py"
 

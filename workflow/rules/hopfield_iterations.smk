@@ -13,26 +13,17 @@ if enabled("hopfield_iterations"):
 
 
 rule hopfield_iterations:
-    """Iteration study of one case: MSE after K steps of Eq. 16 for each step size and starting weights."""
+    """Iteration study of every case (one job): MSE after K steps of Eq. 16 for each step size and starting weights."""
     input:
-        runs=(
-            expand(
-                f"{RESULTS}/runs/fig3/{{case}}/softmax/seed{{seed}}.npz",
-                seed=SEEDS,
-                allow_missing=True,
-            )
-            if "softmax" in MODELS
-            else []
-        ),
+        [r for c in CASES for r in softmax_runs(c)],
     output:
-        f"{RESULTS}/evaluations/hopfield/{{case}}.parquet",
+        expand(f"{RESULTS}/evaluations/hopfield/{{case}}.parquet", case=CASES),
     log:
-        f"{RESULTS}/logs/hopfield_iterations/{{case}}.log",
+        f"{RESULTS}/logs/hopfield_iterations.log",
     conda:
         "../../envs/train.yaml"
     threads: HI["threads"]
     params:
-        case_params=lambda w: case_params(w.case),
         n=config["n"],
         L=config["L"],
         prompts=HI["prompts"],
@@ -40,7 +31,15 @@ rule hopfield_iterations:
         gamma_fracs=HI["gamma_fracs"],
         dtype=HI["dtype"],
         subspace_beta=config["heuristics"]["subspace_beta"],
-        rng_seed=lambda w: seed_for("hopfield", w.case),
+        per_case={
+            c: dict(
+                out=f"{RESULTS}/evaluations/hopfield/{c}.parquet",
+                run_paths=softmax_runs(c),
+                case_params=case_params(c),
+                rng_seed=seed_for("hopfield", c),
+            )
+            for c in CASES
+        },
     script:
         "../scripts/hopfield_iterations.py"
 

@@ -14,19 +14,25 @@ if enabled("training_dynamics"):
 
 
 rule sample_prompts:
-    """The datasets of one case: n_train + n_test prompts per data seed (numpy, no torch)."""
+    """The datasets of every case: n_train + n_test prompts per data seed (numpy, no torch; one job)."""
     output:
-        data_files("{case}"),
+        [f for c in CASES for f in data_files(c)],
     log:
-        f"{RESULTS}/logs/sample_prompts/{{case}}.log",
+        f"{RESULTS}/logs/sample_prompts.log",
     conda:
         "../../envs/analysis.yaml"
     params:
-        params=lambda w: case_params(w.case),
         n=config["n"],
         L=config["L"],
         num_prompts=config["n_train"] + config["n_test"],
-        rng_seeds=lambda w: [seed_for("data", w.case, s) for s in data_seeds()],
+        per_case={
+            c: dict(
+                params=case_params(c),
+                rng_seeds=[seed_for("data", c, s) for s in data_seeds()],
+                out_paths=data_files(c),
+            )
+            for c in CASES
+        },
     script:
         "../scripts/sample_prompts.py"
 
@@ -64,22 +70,27 @@ rule train:
 
 
 rule evaluate_baselines:
-    """Oracle estimators (zero, Bayes, projection, GMM sigma0->0) of one case on its datasets and fresh prompts."""
+    """Oracle estimators (zero, Bayes, projection, GMM sigma0->0) of every case on its datasets and fresh prompts."""
     input:
-        data=lambda w: data_files(w.case),
+        [f for c in CASES for f in data_files(c)],
     output:
-        f"{RESULTS}/evaluations/baselines/{{case}}.parquet",
+        expand(f"{RESULTS}/evaluations/baselines/{{case}}.parquet", case=CASES),
     log:
-        f"{RESULTS}/logs/evaluate_baselines/{{case}}.log",
+        f"{RESULTS}/logs/evaluate_baselines.log",
     conda:
         "../../envs/analysis.yaml"
     params:
         data_seeds=data_seeds(),
         n_train=config["n_train"],
         fresh_prompts=TD["baseline_fresh_prompts"],
-        fresh_seeds=lambda w: [
-            seed_for("baselines_fresh", w.case, s) for s in data_seeds()
-        ],
+        per_case={
+            c: dict(
+                data_paths=data_files(c),
+                out=f"{RESULTS}/evaluations/baselines/{c}.parquet",
+                fresh_seeds=[seed_for("baselines_fresh", c, s) for s in data_seeds()],
+            )
+            for c in CASES
+        },
     script:
         "../scripts/evaluate_baselines.py"
 

@@ -1,12 +1,11 @@
-"""Rule hopfield_iterations (Hopfield iterations): the iteration study of one case."""
+"""Rule hopfield_iterations (Hopfield iterations): the iteration study of every case, one process."""
 
 import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the checkout's package
 
-from icdenoise.jobs import rule_kwargs, run_rule
+from icdenoise.jobs import rule_kwargs, run_per_case
 from icdenoise.studies.hopfield_iterations import run_iteration_study
 
 sm = snakemake
-kwargs = rule_kwargs(sm, wildcards={"case": str}, threads=True)
-run_rule(sm, run_iteration_study, sm.output[0], run_paths=list(sm.input.runs), **kwargs)
+run_per_case(sm, lambda case, out, **kw: run_iteration_study(out, case=case, **kw), **rule_kwargs(sm, threads=True))
