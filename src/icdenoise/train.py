@@ -28,6 +28,7 @@ prompts of epoch 1), with the weights at the end of epoch e.
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 import time
@@ -39,6 +40,8 @@ import torch
 from . import kernels
 from .models import MODELS, context_moment, init_weights, weight_summary
 from .tasks import SAMPLERS, PromptBatch, derive_seed
+
+log = logging.getLogger("icdenoise")
 
 
 class TrainingDiverged(RuntimeError):
@@ -537,12 +540,13 @@ class _SubEnsemble:
         opt = Adam(W, lr=[m.cfg.lr for m in self.members], fused=self.kind == "fused")
         milestones = [m.cfg.milestone_epochs() for m in self.members]
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         te = self._split([m.test_set for m in self.members])
         if self.online:
             tr = self._online_split(1, R)
         else:
             tr = self._split([m.train_set for m in self.members], R * B)
+        sampling = time.process_time() - c0  # online: CPU seconds spent drawing the streams
         P = tr.P
         E = max(self.epochs)
         curves = np.full((R, E + 1, 4), np.nan)
@@ -573,7 +577,9 @@ class _SubEnsemble:
             A = sum(e >= epoch for e in self.epochs)  # active members: a prefix (sorted by epochs)
             if self.online:
                 if epoch > 1:
+                    c1 = time.process_time()
                     tr = self._online_split(epoch, A)
+                    sampling += time.process_time() - c1
                 idx = torch.arange(P).expand(A, P)
             else:
                 idx = torch.stack([torch.randperm(P, generator=gens[r]) for r in range(A)])
@@ -596,6 +602,13 @@ class _SubEnsemble:
         if self.device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - t0
+        if self.online:
+            log.info(
+                "online sub-ensemble of %d: %.1f CPU-s drawing fresh prompts of %.1f CPU-s in all",
+                R,
+                sampling,
+                time.process_time() - c0,
+            )
         Wf = W.cpu().double().numpy()
         out = []
         for r, m in enumerate(self.members):
