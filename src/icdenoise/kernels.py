@@ -20,6 +20,7 @@ KERNEL_ENV = "ICDENOISE_KERNEL"
 
 _FORWARDED = {
     "softmax_grads",
+    "softmax_epoch",
     "softmax_mse",
     "scale_add_centres",
     "sphere_tokens",

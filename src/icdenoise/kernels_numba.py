@@ -268,6 +268,27 @@ def softmax_grads(XT, q, t, idx, W, G, scale, loss):
 
 
 @njit(fastmath=False, cache=True)
+def softmax_epoch(XT, q, t, idx, B, W, G, Wf, mf, vf, Gf, steps, bc2_sqrt, b1, b2, eps, scales, losses):
+    """One epoch of the first A = len(idx) members: for each batch of B prompts of ``idx`` (A, P), in order,
+    :func:`softmax_grads` then :func:`adam_step` with the factors ``steps[s]``, ``bc2_sqrt[s]`` and the
+    loss scale ``scales[s]``; ``losses[s, r]`` gets batch s's loss. The same calls, in the same order,
+    as the Python loop over batches (bit-identical), without its per-step overhead.
+
+    W, G (R, 2, n, n) and their (R, 2n²) views Wf, Gf; mf, vf the Adam moments in that view."""
+    A, P = idx.shape
+    S = losses.shape[0]
+    for s in range(S):
+        start = s * B
+        stop = min(P, start + B)
+        bidx = np.empty((A, stop - start), np.int64)
+        for r in range(A):
+            for j in range(stop - start):
+                bidx[r, j] = idx[r, start + j]
+        softmax_grads(XT, q, t, bidx, W, G, scales[s], losses[s])
+        adam_step(Wf, mf, vf, Gf, A, steps[s], b1, b2, bc2_sqrt[s], eps)
+
+
+@njit(fastmath=False, cache=True)
 def softmax_mse(XT, q, t, W, mse, A):
     """mse[r, p] = ‖x̂ − x‖²/n of every prompt p of the first A members (weights W[r])."""
     P, n, L = XT.shape[1], XT.shape[2], XT.shape[3]
@@ -375,6 +396,7 @@ __all__ = [
     "cache_dir",
     "clear_cache",
     "scale_add_centres",
+    "softmax_epoch",
     "softmax_grads",
     "sphere_tokens",
     "softmax_mse",

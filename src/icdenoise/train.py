@@ -418,6 +418,18 @@ class Adam:
             lead = (1, -1) if self.scalar else (W.shape[0], -1)
             self._np = tuple(x.numpy().reshape(lead) for x in (W, self.m, self.v))
 
+    def epoch_factors(self, steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """The fused update's factors of the next ``steps`` steps, (steps, members) and (steps,), exactly as
+        :meth:`step` computes them one by one (the step counter advances by ``steps``)."""
+        b1, b2 = self.betas
+        lr = np.full(1, self.lr) if self.scalar else self.lr
+        out, bc2 = np.empty((steps, lr.size)), np.empty(steps)
+        for s in range(steps):
+            self.t += 1
+            out[s] = -lr / (1 - b1**self.t)
+            bc2[s] = math.sqrt(1 - b2**self.t)
+        return out, bc2
+
     @torch.no_grad()
     def step(self, G: torch.Tensor, A: int | None = None) -> None:
         b1, b2 = self.betas
@@ -585,9 +597,22 @@ class _SubEnsemble:
                 idx = torch.stack([torch.randperm(P, generator=gens[r]) for r in range(A)])
             idx = idx.to(self.device)
             batch_losses = []
-            for start in range(0, P, B):
-                batch_losses.append(self.kernel.grads(tr, idx[:, start : start + B].contiguous(), W, G))
-                opt.step(G, A)
+            if self.kind == "fused" and opt._fused and not opt.scalar:  # the whole epoch in one compiled call
+                S = -(-P // B)
+                steps, bc2 = opt.epoch_factors(S)
+                Wn = W.numpy()
+                scales = np.array([Wn.dtype.type(2.0 / (min(B, P - s * B) * tr.n)) for s in range(S)])
+                losses = np.zeros((S, A))
+                Wf, mf, vf = opt._np
+                kernels.softmax_epoch(
+                    tr.XT, tr.q_np, tr.t_np, np.ascontiguousarray(idx.numpy()), B, Wn, G.numpy(), Wf, mf, vf,
+                    G.numpy().reshape(Wf.shape), steps, bc2, opt.betas[0], opt.betas[1], opt.eps, scales, losses,
+                )  # fmt: skip
+                batch_losses = list(losses)
+            else:
+                for start in range(0, P, B):
+                    batch_losses.append(self.kernel.grads(tr, idx[:, start : start + B].contiguous(), W, G))
+                    opt.step(G, A)
             # the authors' reported train loss: the mean of this epoch's batch losses (weights change within it)
             if isinstance(batch_losses[0], torch.Tensor):
                 batch_avg[:A, epoch] = torch.stack(batch_losses).mean(0).cpu().numpy()
