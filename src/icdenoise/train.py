@@ -352,7 +352,8 @@ def _torch_mse(model: str, d: _Split, W: torch.Tensor, A: int, chunk: int) -> to
 
 
 class _Kernel:
-    """grads(split, idx (A, B), W, G) and mse(split, W, A) -> (A, P) float64 numpy, for one sub-ensemble."""
+    """grads(split, idx (A, B), W, G), epoch(split, idx (A, P), W, G, opt, B) and mse(split, W, A) -> (A, P)
+    float64 numpy, for one sub-ensemble."""
 
     def __init__(self, model: str, kind: str, eval_chunk: int):
         self.model, self.kind, self.eval_chunk = model, kind, eval_chunk
@@ -369,6 +370,29 @@ class _Kernel:
             )
             return loss
         return _torch_grads(self.model, d, idx, W, G)
+
+    def epoch(self, d: _Split, idx: torch.Tensor, W: torch.Tensor, G: torch.Tensor, opt: Adam, B: int) -> list:
+        """One epoch of the first A = len(idx) members: for each batch of B prompts of ``idx`` (A, P), in order,
+        the gradients and one Adam step. Returns each batch's losses (A,). The fused kernel takes the whole
+        epoch in one compiled call, with the same operations in the same order as the loop below."""
+        A, P = idx.shape
+        if self.kind != "fused":
+            losses = []
+            for start in range(0, P, B):
+                losses.append(self.grads(d, idx[:, start : start + B].contiguous(), W, G))
+                opt.step(G, A)
+            return losses
+        S = -(-P // B)
+        steps, bc2 = opt.epoch_factors(S)
+        Wn = W.numpy()
+        scales = np.array([Wn.dtype.type(2.0 / (min(B, P - s * B) * d.n)) for s in range(S)])
+        losses = np.zeros((S, A))
+        Wf, mf, vf = opt.flat
+        kernels.softmax_epoch(
+            d.XT, d.q_np, d.t_np, np.ascontiguousarray(idx.numpy()), B, Wn, G.numpy(), Wf, mf, vf,
+            G.numpy().reshape(Wf.shape), steps, bc2, opt.betas[0], opt.betas[1], opt.eps, scales, losses,
+        )  # fmt: skip
+        return list(losses)
 
     def mse(self, d: _Split, W: torch.Tensor, A: int) -> np.ndarray:
         if self.kind == "fused":
@@ -417,6 +441,13 @@ class Adam:
         if self._fused:  # numpy views of the same memory, (members, entries)
             lead = (1, -1) if self.scalar else (W.shape[0], -1)
             self._np = tuple(x.numpy().reshape(lead) for x in (W, self.m, self.v))
+
+    @property
+    def flat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """W, m, v as numpy (members, entries) views of the same memory (the fused update's layout)."""
+        if not self._fused:
+            raise RuntimeError("Adam.flat: only the fused (CPU, numba) update keeps numpy views")
+        return self._np
 
     def epoch_factors(self, steps: int) -> tuple[np.ndarray, np.ndarray]:
         """The fused update's factors of the next ``steps`` steps, (steps, members) and (steps,), exactly as
@@ -555,10 +586,11 @@ class _SubEnsemble:
         t0, c0 = time.perf_counter(), time.process_time()
         te = self._split([m.test_set for m in self.members])
         if self.online:
+            c1 = time.process_time()
             tr = self._online_split(1, R)
+            sampling = time.process_time() - c1  # CPU seconds spent drawing the streams
         else:
             tr = self._split([m.train_set for m in self.members], R * B)
-        sampling = time.process_time() - c0  # online: CPU seconds spent drawing the streams
         P = tr.P
         E = max(self.epochs)
         curves = np.full((R, E + 1, 4), np.nan)
@@ -596,23 +628,7 @@ class _SubEnsemble:
             else:
                 idx = torch.stack([torch.randperm(P, generator=gens[r]) for r in range(A)])
             idx = idx.to(self.device)
-            batch_losses = []
-            if self.kind == "fused" and opt._fused and not opt.scalar:  # the whole epoch in one compiled call
-                S = -(-P // B)
-                steps, bc2 = opt.epoch_factors(S)
-                Wn = W.numpy()
-                scales = np.array([Wn.dtype.type(2.0 / (min(B, P - s * B) * tr.n)) for s in range(S)])
-                losses = np.zeros((S, A))
-                Wf, mf, vf = opt._np
-                kernels.softmax_epoch(
-                    tr.XT, tr.q_np, tr.t_np, np.ascontiguousarray(idx.numpy()), B, Wn, G.numpy(), Wf, mf, vf,
-                    G.numpy().reshape(Wf.shape), steps, bc2, opt.betas[0], opt.betas[1], opt.eps, scales, losses,
-                )  # fmt: skip
-                batch_losses = list(losses)
-            else:
-                for start in range(0, P, B):
-                    batch_losses.append(self.kernel.grads(tr, idx[:, start : start + B].contiguous(), W, G))
-                    opt.step(G, A)
+            batch_losses = self.kernel.epoch(tr, idx, W, G, opt, B)
             # the authors' reported train loss: the mean of this epoch's batch losses (weights change within it)
             if isinstance(batch_losses[0], torch.Tensor):
                 batch_avg[:A, epoch] = torch.stack(batch_losses).mean(0).cpu().numpy()
