@@ -60,6 +60,8 @@ def kernel_choice(requested: str | None, model: str, device_type: str) -> str:
 
 
 def __getattr__(name: str):
-    if name in _FORWARDED:
-        return getattr(importlib.import_module(".kernels_numba", __package__), name)
+    if name in _FORWARDED:  # first access imports numba; later ones find the name in this module
+        value = getattr(importlib.import_module(".kernels_numba", __package__), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
