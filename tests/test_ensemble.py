@@ -80,21 +80,22 @@ def test_every_member_equals_its_solo_run(kernel):
         assert r.train_mse.shape == (m.cfg.epochs + 1,) and r.lr.shape == (m.cfg.epochs + 1,)
         for name in FIELDS:
             a, b = getattr(r, name), getattr(solo, name)
-            if kernel == "fused" and m.cfg.model == "softmax":
+            if kernel == "fused":
                 assert np.array_equal(a, b), (m.cfg.label, name)
             else:
                 np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-7, err_msg=f"{m.cfg.label} {name}")
-        assert r.kernel == ("fused" if kernel == "fused" and m.cfg.model == "softmax" else "torch")
+        assert r.kernel == kernel
         # epoch 0 is the seed's own initialisation, as a solo run draws it
         W0 = init_weights(m.train_set.X.shape[-1], torch.Generator().manual_seed(m.cfg.seed))
         assert r.alpha[0] == pytest.approx(float(torch.diagonal(W0[1]).double().mean()), rel=1e-6)
 
 
 @pytest.mark.skipif(not kernels.available(), reason="no numba")
-def test_fused_and_torch_kernels_train_the_same_run():
-    """The fused CPU kernel and the torch path give the same softmax training run within float32 rounding."""
+@pytest.mark.parametrize("model", ["linear", "softmax"])
+def test_fused_and_torch_kernels_train_the_same_run(model):
+    """The fused CPU kernel and the torch path give the same training run within float32 rounding."""
     tr, te = _sets("sphere", 60, 40, 5)
-    cfg = TrainConfig(model="softmax", epochs=4, batch_size=16, lr=5e-2, seed=2)
+    cfg = TrainConfig(model=model, epochs=4, batch_size=16, lr=5e-2, seed=2)
     a, b = train(tr, te, cfg, kernel="fused"), train(tr, te, cfg, kernel="torch")
     for name in FIELDS:
         np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-4, atol=1e-6, err_msg=name)
@@ -169,7 +170,8 @@ def test_kernel_choice(monkeypatch):
     monkeypatch.delenv(kernels.KERNEL_ENV, raising=False)
     fused = "fused" if kernels.available() else "torch"
     assert kernels.kernel_choice(None, "softmax", "cpu") == fused
-    assert kernels.kernel_choice("auto", "linear", "cpu") == "torch"
+    assert kernels.kernel_choice("auto", "linear", "cpu") == fused  # both models fuse on the CPU
+    assert kernels.kernel_choice("auto", "linear", "cuda") == "torch"
     assert kernels.kernel_choice("fused", "softmax", "cuda") == "torch"  # CUDA always uses torch
     monkeypatch.setenv(kernels.KERNEL_ENV, "torch")
     assert kernels.kernel_choice(None, "softmax", "cpu") == "torch"

@@ -66,10 +66,12 @@ def _per_prompt(model, b, W_KQ, W_PV, dtype=torch.float64):
 
 
 def _model_kernels():
+    no_numba = pytest.mark.skipif(not kernels.available(), reason="no numba")
     return [
         ("linear", "torch"),
         ("softmax", "torch"),
-        pytest.param("softmax", "fused", marks=pytest.mark.skipif(not kernels.available(), reason="no numba")),
+        pytest.param("linear", "fused", marks=no_numba),
+        pytest.param("softmax", "fused", marks=no_numba),
     ]
 
 

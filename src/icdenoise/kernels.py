@@ -1,12 +1,11 @@
 """Which kernel trains a sub-ensemble, and lazy access to the fused numba kernels.
 
-The fused CPU kernels for softmax attention live in :mod:`icdenoise.kernels_numba`; importing that
+The fused CPU kernels (softmax and linear attention) live in :mod:`icdenoise.kernels_numba`; importing that
 module imports numba (~0.4 s) and its first call in a process loads the compiled code from numba's
 disk cache (~0.3-0.7 s; the very first call after an install or a source change compiles, ~6 s).
 This module is light: it decides the kernel and imports numba only when a fused kernel is used, so
-linear-only and CUDA jobs never pay for it. Attributes of the numba module (``softmax_grads``,
-``softmax_mse``, ``scale_add_centres``, ``sphere_tokens``, ``adam_step``, ``warm_up``, ``cache_dir``, ``clear_cache``)
-are forwarded lazily.
+CUDA jobs and jobs that train nothing never pay for it. Attributes of the numba module (the names in
+``_FORWARDED``) are forwarded lazily.
 """
 
 from __future__ import annotations
@@ -20,8 +19,10 @@ KERNEL_ENV = "ICDENOISE_KERNEL"
 
 _FORWARDED = {
     "softmax_grads",
-    "softmax_epoch",
     "softmax_mse",
+    "linear_grads",
+    "linear_mse",
+    "fused_epoch",
     "scale_add_centres",
     "sphere_tokens",
     "adam_step",
@@ -40,17 +41,21 @@ def available() -> bool:
 def kernel_choice(requested: str | None, model: str, device_type: str) -> str:
     """ "fused" or "torch" for one sub-ensemble.
 
-    ``requested``: "auto"/None (fused for softmax on the CPU when numba is there, torch otherwise),
-    "torch" or "fused". ``$ICDENOISE_KERNEL`` (torch/fused/auto) replaces "auto"; an explicit argument
-    wins over it. Linear attention and CUDA always use torch (linear reads only the n x n moment XᵀX/L;
-    on CUDA one batched launch sequence for all members is what is fast).
+    ``requested``: "auto"/None (fused on the CPU when numba is there, torch otherwise), "torch" or
+    "fused". ``$ICDENOISE_KERNEL`` (torch/fused/auto) replaces "auto"; an explicit argument wins over
+    it. CUDA always uses torch (one batched launch sequence for all members is what is fast there).
+    On the CPU both models fuse: softmax streams each context once per pass while it is in cache;
+    linear works on the n x n moments XᵀX/L, where torch's ~20 small ops per step (~5 µs each)
+    cost several times the arithmetic.
     """
     req = (requested or "auto").strip().lower()
     if req == "auto":
         req = os.environ.get(KERNEL_ENV, "auto").strip().lower() or "auto"
     if req not in ("auto", "torch", "fused"):
         raise ValueError(f"kernel must be 'auto', 'torch' or 'fused' (also via ${KERNEL_ENV}), got {req!r}")
-    if model != "softmax" or device_type != "cpu" or req == "torch":
+    if model not in ("softmax", "linear"):
+        raise ValueError(f"model must be 'linear' or 'softmax', got {model!r}")
+    if device_type != "cpu" or req == "torch":
         return "torch"
     if not available():
         if req == "fused":

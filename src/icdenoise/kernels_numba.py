@@ -289,11 +289,95 @@ def softmax_grads(XT, q, t, idx, W, G, scale, loss):
 
 
 @njit(fastmath=False, cache=True)
-def softmax_epoch(XT, q, t, idx, B, W, G, Wf, mf, vf, Gf, steps, bc2_sqrt, b1, b2, eps, scales, losses):
+def _mv(M, x, y):
+    """y = M x for a small square M, as row dots (each vectorised over the row)."""
+    for i in range(M.shape[0]):
+        y[i] = _dot(M[i], x)
+
+
+@njit(fastmath=False, cache=True)
+def _linear_forward(S, q, Wkq, Wpv, k, h, out):
+    """One prompt of linear attention (Eq. 11) from its context moment S = XᵀX/L (n x n, symmetric):
+    k = W_KQ q, h = S k, out = W_PV h."""
+    _mv(Wkq, q, k)
+    _mv(S, k, h)
+    _mv(Wpv, h, out)
+
+
+@njit(fastmath=False, cache=True)
+def linear_grads(S, q, t, idx, W, G, scale, loss):
+    """:func:`softmax_grads` for linear attention: S (R, P, n, n) the prompts' context moments XᵀX/L.
+
+    err = out − t; G_PV = Σ err hᵀ and G_KQ = Σ (S W_PVᵀ err) qᵀ, both times ``scale`` = 2 / (B n)."""
+    A, B = idx.shape
+    n = S.shape[2]
+    dt = S.dtype
+    k = np.empty(n, dt)
+    h = np.empty(n, dt)
+    out = np.empty(n, dt)
+    err = np.empty(n, dt)
+    gh = np.empty(n, dt)
+    gk = np.empty(n, dt)
+    for r in range(A):
+        Wkq, Wpv = W[r, 0], W[r, 1]
+        Gkq, Gpv = G[r, 0], G[r, 1]
+        Gkq[:] = 0
+        Gpv[:] = 0
+        sq = 0.0
+        for b in range(B):
+            pi = idx[r, b]
+            Sb = S[r, pi]
+            qb = q[r, pi]
+            _linear_forward(Sb, qb, Wkq, Wpv, k, h, out)
+            for i in range(n):
+                d = out[i] - t[r, pi, i]
+                sq += d * d
+                err[i] = d * scale
+            for i in range(n):
+                ei = err[i]
+                for j in range(n):
+                    Gpv[i, j] += ei * h[j]
+            e0 = err[0]
+            for j in range(n):  # g_h = W_PVᵀ err, row by row
+                gh[j] = Wpv[0, j] * e0
+            for i in range(1, n):
+                ei = err[i]
+                for j in range(n):
+                    gh[j] += Wpv[i, j] * ei
+            _mv(Sb, gh, gk)  # g_k = S g_h (S is symmetric)
+            for i in range(n):
+                gi = gk[i]
+                for j in range(n):
+                    Gkq[i, j] += gi * qb[j]
+        loss[r] = sq / (B * n)
+
+
+@njit(fastmath=False, cache=True)
+def linear_mse(S, q, t, W, mse, A):
+    """:func:`softmax_mse` for linear attention (S the context moments)."""
+    P, n = S.shape[1], S.shape[2]
+    dt = S.dtype
+    k = np.empty(n, dt)
+    h = np.empty(n, dt)
+    out = np.empty(n, dt)
+    for r in range(A):
+        for p in range(P):
+            _linear_forward(S[r, p], q[r, p], W[r, 0], W[r, 1], k, h, out)
+            d = out[0] - t[r, p, 0]
+            e = d * d
+            for i in range(1, n):
+                d = out[i] - t[r, p, i]
+                e += d * d
+            mse[r, p] = e / n
+
+
+@njit(fastmath=False, cache=True)
+def fused_epoch(linear, D, q, t, idx, B, W, G, Wf, mf, vf, Gf, steps, bc2_sqrt, b1, b2, eps, scales, losses):
     """One epoch of the first A = len(idx) members: for each batch of B prompts of ``idx`` (A, P), in order,
-    :func:`softmax_grads` then :func:`adam_step` with the factors ``steps[s]``, ``bc2_sqrt[s]`` and the
-    loss scale ``scales[s]``; ``losses[s, r]`` gets batch s's loss. The same calls, in the same order,
-    as the Python loop over batches (bit-identical), without its per-step overhead.
+    :func:`linear_grads` (``linear``; D the context moments) or :func:`softmax_grads` (D the contexts XT),
+    then :func:`adam_step` with the factors ``steps[s]``, ``bc2_sqrt[s]`` and the loss scale ``scales[s]``;
+    ``losses[s, r]`` gets batch s's loss. The same calls, in the same order, as the Python loop over
+    batches (bit-identical), without its per-step overhead.
 
     W, G (R, 2, n, n) and their (R, 2n²) views Wf, Gf; mf, vf the Adam moments in that view."""
     A, P = idx.shape
@@ -305,7 +389,10 @@ def softmax_epoch(XT, q, t, idx, B, W, G, Wf, mf, vf, Gf, steps, bc2_sqrt, b1, b
         for r in range(A):
             for j in range(stop - start):
                 bidx[r, j] = idx[r, start + j]
-        softmax_grads(XT, q, t, bidx, W, G, scales[s], losses[s])
+        if linear:
+            linear_grads(D, q, t, bidx, W, G, scales[s], losses[s])
+        else:
+            softmax_grads(D, q, t, bidx, W, G, scales[s], losses[s])
         adam_step(Wf, mf, vf, Gf, A, steps[s], b1, b2, bc2_sqrt[s], eps)
 
 
@@ -389,6 +476,9 @@ def warm_up(dtype=np.float32) -> None:
     W = np.zeros((1, 2, 2, 2), dtype)
     softmax_grads(XT, q, q, np.zeros((1, 1), np.int64), W, np.empty_like(W), dtype(1.0), np.zeros(1))
     softmax_mse(XT, q, q, W, np.empty((1, 1), dtype), 1)
+    S = np.zeros((1, 1, 2, 2), dtype)
+    linear_grads(S, q, q, np.zeros((1, 1), np.int64), W, np.empty_like(W), dtype(1.0), np.zeros(1))
+    linear_mse(S, q, q, W, np.empty((1, 1), dtype), 1)
     Wf = W.reshape(1, -1)
     adam_step(Wf, Wf.copy(), Wf.copy(), Wf.copy(), 1, np.ones(1), 0.9, 0.999, 1.0, 1e-8)
     if dtype == np.float32:
@@ -416,8 +506,10 @@ __all__ = [
     "adam_step",
     "cache_dir",
     "clear_cache",
+    "fused_epoch",
+    "linear_grads",
+    "linear_mse",
     "scale_add_centres",
-    "softmax_epoch",
     "softmax_grads",
     "sphere_tokens",
     "softmax_mse",

@@ -14,10 +14,12 @@ stop early (groups are sorted by epochs, so the active members are always a pref
 Kernels. Both models use hand-written gradients (checked against autograd in the tests):
 
 * linear attention reads the context only through S = XᵀX/L (Eq. 11), computed once per prompt;
-  torch batched products on any device;
-* softmax attention on the CPU runs the fused numba kernels of :mod:`icdenoise.kernels` (one pass
-  over each prompt's context per step, while it is in cache); on CUDA, or with kernel "torch"
-  (argument, or ``ICDENOISE_KERNEL=torch``), batched torch products over the (B, n, L) layout.
+* softmax attention reads the (n, L) context itself.
+
+On the CPU both run the fused numba kernels of :mod:`icdenoise.kernels` (a whole epoch of gradient
+and Adam steps in one compiled call; softmax makes one pass over each prompt's context per step,
+while it is in cache). On CUDA, or with kernel "torch" (argument, or ``ICDENOISE_KERNEL=torch``),
+batched torch products: the S moments for linear, the (B, n, L) layout for softmax.
 
 Losses are per-component MSE, ‖x̂ − x‖²/n, averaged over prompts. The per-epoch train and test
 MSE are exact per-prompt means over the whole split with the weights at the end of that epoch
@@ -126,7 +128,7 @@ class TrainResult:
     info: dict = field(default_factory=dict)
     ensemble_size: int = 1  # members trained together in this run's sub-ensemble
     ensemble_seconds: float = 0.0  # wall time of the whole sub-ensemble (``seconds`` is its share: / size)
-    kernel: str = "torch"  # "fused" (numba, CPU softmax) or "torch"
+    kernel: str = "torch"  # "fused" (numba, CPU) or "torch"
     #: per epoch, the mean of the batch losses seen during it (how the authors' code reported its train
     #: loss; the weights change within the epoch); NaN at epoch 0. ``train_mse`` is the exact split mean.
     train_mse_batch_avg: np.ndarray | None = None
@@ -238,7 +240,8 @@ class _Split:
     """One split (train or test) of every member of a sub-ensemble, member-major.
 
     Softmax: ``XT`` (R, P, n, L) numpy (the fused kernel's layout) with a torch view ``XT_flat``
-    (R·P, n, L) for the torch kernels; linear: ``S`` (R·P, n, n) = XᵀX/L. ``q``, ``t`` (R, P, n).
+    (R·P, n, L) for the torch kernels; linear: ``S`` (R·P, n, n) = XᵀX/L (and its numpy view ``S_np``
+    (R, P, n, n) for the fused kernel). ``q``, ``t`` (R, P, n).
     """
 
     def __init__(
@@ -267,6 +270,8 @@ class _Split:
             for r, b in enumerate(batches):
                 S[r] = context_moment(torch.as_tensor(_np(b.X, dtype)).to(device))
             self.S = S.reshape(R * P, n, n)
+            if fused:  # the fused kernel's (R, P, n, n) numpy view of the same memory
+                self.S_np = S.numpy()
         else:
             if XT is None:
                 XT = np.empty((R, P, n, L), dtype)
@@ -358,6 +363,10 @@ class _Kernel:
     def __init__(self, model: str, kind: str, eval_chunk: int):
         self.model, self.kind, self.eval_chunk = model, kind, eval_chunk
 
+    def _data(self, d: _Split) -> np.ndarray:
+        """What the fused kernels read of a prompt: its moment S (linear) or its context XT (softmax)."""
+        return d.S_np if self.model == "linear" else d.XT
+
     def grads(self, d: _Split, idx: torch.Tensor, W: torch.Tensor, G: torch.Tensor):
         """Writes the gradients into G; returns each active member's batch loss (A,) at these weights
         (numpy for the fused kernel, a device tensor for torch)."""
@@ -365,9 +374,8 @@ class _Kernel:
             A, B = idx.shape
             Wn = W.numpy()
             loss = np.zeros(A)
-            kernels.softmax_grads(
-                d.XT, d.q_np, d.t_np, idx.numpy(), Wn, G.numpy(), Wn.dtype.type(2.0 / (B * d.n)), loss
-            )
+            grads = kernels.linear_grads if self.model == "linear" else kernels.softmax_grads
+            grads(self._data(d), d.q_np, d.t_np, idx.numpy(), Wn, G.numpy(), Wn.dtype.type(2.0 / (B * d.n)), loss)
             return loss
         return _torch_grads(self.model, d, idx, W, G)
 
@@ -388,16 +396,19 @@ class _Kernel:
         scales = np.array([Wn.dtype.type(2.0 / (min(B, P - s * B) * d.n)) for s in range(S)])
         losses = np.zeros((S, A))
         Wf, mf, vf = opt.flat
-        kernels.softmax_epoch(
-            d.XT, d.q_np, d.t_np, np.ascontiguousarray(idx.numpy()), B, Wn, G.numpy(), Wf, mf, vf,
-            G.numpy().reshape(Wf.shape), steps, bc2, opt.betas[0], opt.betas[1], opt.eps, scales, losses,
+        kernels.fused_epoch(
+            self.model == "linear", self._data(d), d.q_np, d.t_np, np.ascontiguousarray(idx.numpy()), B,
+            Wn, G.numpy(), Wf, mf, vf, G.numpy().reshape(Wf.shape), steps, bc2, opt.betas[0], opt.betas[1],
+            opt.eps, scales, losses,
         )  # fmt: skip
         return list(losses)
 
     def mse(self, d: _Split, W: torch.Tensor, A: int) -> np.ndarray:
         if self.kind == "fused":
-            out = np.empty((A, d.P), d.XT.dtype)
-            kernels.softmax_mse(d.XT, d.q_np, d.t_np, W.numpy(), out, A)
+            D = self._data(d)
+            out = np.empty((A, d.P), D.dtype)
+            mse = kernels.linear_mse if self.model == "linear" else kernels.softmax_mse
+            mse(D, d.q_np, d.t_np, W.numpy(), out, A)
             return out.astype(np.float64)
         chunk = max(1, self.eval_chunk)
         return _torch_mse(self.model, d, W, A, chunk).double().cpu().numpy()
@@ -435,8 +446,7 @@ class Adam:
         self.lr = float(lr) if self.scalar else np.asarray(lr, dtype=np.float64).copy()
         self.m, self.v = torch.zeros_like(W), torch.zeros_like(W)
         self.t = 0
-        # fused: the numba update (CPU only; default where the fused softmax kernels run anyway: a
-        # linear-only job should not import numba to save ~0.1 ms per step)
+        # fused: the numba update (CPU only; where the fused kernels run, i.e. whenever numba is there)
         self._fused = W.device.type == "cpu" and kernels.available() and bool(fused)
         if self._fused:  # numpy views of the same memory, (members, entries)
             lead = (1, -1) if self.scalar else (W.shape[0], -1)
