@@ -281,10 +281,16 @@ def softmax_grads(XT, q, t, idx, W, G, scale, loss):
             iz = 1 / z
             for l in range(L):  # g_s = p ⊙ (g_p − c), p = s / z
                 gs[l] = (s[l] * iz) * (gs[l] - c)
-            for i in range(n):
-                gk = _dot(X[i], gs)
+            for i in range(0, n - 1, 2):  # g_k = X g_s, two rows per pass over g_s
+                ga, gb = _dot2(X[i], X[i + 1], gs)
                 for j in range(n):
-                    Gkq[i, j] += gk * qb[j]
+                    Gkq[i, j] += ga * qb[j]
+                for j in range(n):
+                    Gkq[i + 1, j] += gb * qb[j]
+            if n % 2:
+                gk = _dot(X[n - 1], gs)
+                for j in range(n):
+                    Gkq[n - 1, j] += gk * qb[j]
         loss[r] = sq / (B * n)
 
 
