@@ -378,28 +378,32 @@ def linear_mse(S, q, t, W, mse, A):
 
 
 @njit(fastmath=False, cache=True)
-def fused_epoch(linear, D, q, t, idx, B, W, G, Wf, mf, vf, Gf, steps, bc2_sqrt, b1, b2, eps, scales, losses):
+def _batch(idx, s, B):
+    """Batch s of the epoch's prompt order idx (A, P): its columns s·B .. min(P, (s+1)·B), contiguous."""
+    start = s * B
+    return np.ascontiguousarray(idx[:, start : min(idx.shape[1], start + B)])
+
+
+@njit(fastmath=False, cache=True)
+def softmax_epoch(XT, q, t, idx, B, W, G, Wf, mf, vf, Gf, steps, bc2_sqrt, b1, b2, eps, scales, losses):
     """One epoch of the first A = len(idx) members: for each batch of B prompts of ``idx`` (A, P), in order,
-    :func:`linear_grads` (``linear``; D the context moments) or :func:`softmax_grads` (D the contexts XT),
-    then :func:`adam_step` with the factors ``steps[s]``, ``bc2_sqrt[s]`` and the loss scale ``scales[s]``;
-    ``losses[s, r]`` gets batch s's loss. The same calls, in the same order, as the Python loop over
-    batches (bit-identical), without its per-step overhead.
+    :func:`softmax_grads` then :func:`adam_step` with the factors ``steps[s]``, ``bc2_sqrt[s]`` and the
+    loss scale ``scales[s]``; ``losses[s, r]`` gets batch s's loss. The same calls, in the same order,
+    as the Python loop over batches (bit-identical), without its per-step overhead.
 
     W, G (R, 2, n, n) and their (R, 2n²) views Wf, Gf; mf, vf the Adam moments in that view."""
-    A, P = idx.shape
-    S = losses.shape[0]
-    for s in range(S):
-        start = s * B
-        stop = min(P, start + B)
-        bidx = np.empty((A, stop - start), np.int64)
-        for r in range(A):
-            for j in range(stop - start):
-                bidx[r, j] = idx[r, start + j]
-        if linear:
-            linear_grads(D, q, t, bidx, W, G, scales[s], losses[s])
-        else:
-            softmax_grads(D, q, t, bidx, W, G, scales[s], losses[s])
-        adam_step(Wf, mf, vf, Gf, A, steps[s], b1, b2, bc2_sqrt[s], eps)
+    for s in range(losses.shape[0]):
+        softmax_grads(XT, q, t, _batch(idx, s, B), W, G, scales[s], losses[s])
+        adam_step(Wf, mf, vf, Gf, idx.shape[0], steps[s], b1, b2, bc2_sqrt[s], eps)
+
+
+@njit(fastmath=False, cache=True)
+def linear_epoch(S, q, t, idx, B, W, G, Wf, mf, vf, Gf, steps, bc2_sqrt, b1, b2, eps, scales, losses):
+    """:func:`softmax_epoch` for linear attention (S the context moments): its own compiled function, so
+    a linear-only job loads only the linear code from numba's cache."""
+    for s in range(losses.shape[0]):
+        linear_grads(S, q, t, _batch(idx, s, B), W, G, scales[s], losses[s])
+        adam_step(Wf, mf, vf, Gf, idx.shape[0], steps[s], b1, b2, bc2_sqrt[s], eps)
 
 
 @njit(fastmath=False, cache=True)
@@ -487,6 +491,10 @@ def warm_up(dtype=np.float32) -> None:
     linear_mse(S, q, q, W, np.empty((1, 1), dtype), 1)
     Wf = W.reshape(1, -1)
     adam_step(Wf, Wf.copy(), Wf.copy(), Wf.copy(), 1, np.ones(1), 0.9, 0.999, 1.0, 1e-8)
+    G = np.zeros_like(W)
+    for epoch, D in ((softmax_epoch, XT), (linear_epoch, S)):  # the types train._Kernel.epoch passes
+        epoch(D, q, q, np.zeros((1, 1), np.int64), 1, W, G, Wf, Wf.copy(), Wf.copy(), G.reshape(1, -1),
+              np.zeros((1, 1)), np.ones(1), 0.9, 0.999, 1e-8, np.ones(1, dtype), np.zeros((1, 1)))  # fmt: skip
     if dtype == np.float32:
         scale_add_centres(np.zeros((1, 2, 3), dtype), np.zeros((1, 2, 2), dtype), np.zeros((1, 3), np.int64), dtype(1))
         sphere_tokens(np.ones((1, 2, 3), dtype), np.zeros((1, 2, 2), dtype), dtype(1), np.empty((1, 2, 3), dtype))
@@ -512,10 +520,11 @@ __all__ = [
     "adam_step",
     "cache_dir",
     "clear_cache",
-    "fused_epoch",
+    "linear_epoch",
     "linear_grads",
     "linear_mse",
     "scale_add_centres",
+    "softmax_epoch",
     "softmax_grads",
     "sphere_tokens",
     "softmax_mse",

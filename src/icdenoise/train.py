@@ -396,8 +396,9 @@ class _Kernel:
         scales = np.array([Wn.dtype.type(2.0 / (min(B, P - s * B) * d.n)) for s in range(S)])
         losses = np.zeros((S, A))
         Wf, mf, vf = opt.flat
-        kernels.fused_epoch(
-            self.model == "linear", self._data(d), d.q_np, d.t_np, np.ascontiguousarray(idx.numpy()), B,
+        epoch = kernels.linear_epoch if self.model == "linear" else kernels.softmax_epoch
+        epoch(
+            self._data(d), d.q_np, d.t_np, np.ascontiguousarray(idx.numpy()), B,
             Wn, G.numpy(), Wf, mf, vf, G.numpy().reshape(Wf.shape), steps, bc2, opt.betas[0], opt.betas[1],
             opt.eps, scales, losses,
         )  # fmt: skip
