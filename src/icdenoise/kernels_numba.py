@@ -1,4 +1,7 @@
-"""Fused CPU kernels for softmax attention (Eq. 12): one pass over each prompt's context while it sits in cache.
+"""Fused CPU kernels for softmax attention (Eq. 12): one pass over each prompt's context while it sits in cache;
+and for linear attention (Eq. 11) on the prompts' n x n moments S = XᵀX/L (``linear_grads``, ``linear_mse``).
+Either model's epoch (every batch's gradients and Adam step) is one compiled call (``softmax_epoch``,
+``linear_epoch``).
 
 The torch path reads a prompt's context X (n x L) from memory four times per training step (kᵀX and
 X p forward, g_vᵀX and X g_s backward) and twice per evaluation, each time as a separate batched
@@ -8,7 +11,8 @@ its 32 KB (n = 16, L = 500, float32) are in L1/L2: memory is streamed once per p
 
 Layout: ``XT`` is (R, P, n, L) (member, prompt, component, token), the paper's column layout, so the
 score pass ``s = kᵀX`` is an elementwise loop over L (vectorised without reassociation) and the two
-reductions over L (``X p`` and ``X g_s``) go through :func:`_dot`, which allows LLVM to reassociate
+reductions over L (``X p`` and ``X g_s``) go through :func:`_dot` and :func:`_dot2` (two rows per
+pass over the weights, the same sums as two ``_dot`` calls), which allow LLVM to reassociate
 the sum (``fastmath={'reassoc'}`` on that helper only: no ``nnan``/``ninf``, so a diverged run still
 shows NaN/inf). The summation order therefore depends on the vector width of the machine that
 compiled the kernel, as torch's own reductions do; on one machine results are bit-reproducible.
