@@ -2,7 +2,7 @@
 
 The fused CPU kernels (softmax and linear attention) live in :mod:`icdenoise.kernels_numba`; importing that
 module imports numba (~0.4 s) and its first call in a process loads the compiled code from numba's
-disk cache (~0.3-0.7 s; the very first call after an install or a source change compiles, ~6 s).
+disk cache (~0.3-0.7 s; the very first call after an install or a source change compiles, ~10 s).
 This module is light: it decides the kernel and imports numba only when a fused kernel is used, so
 CUDA jobs and jobs that train nothing never pay for it. Attributes of the numba module (the names in
 ``_FORWARDED``) are forwarded lazily.

@@ -235,6 +235,17 @@ def _error(out, t, scale, err, sq):
 
 
 @njit(fastmath=False, cache=True, inline="always")
+def _sq_error(out, t):
+    """‖out − t‖² in the data's dtype, summed in order (the per-prompt MSE's numerator)."""
+    d = out[0] - t[0]
+    e = d * d
+    for i in range(1, out.shape[0]):
+        d = out[i] - t[i]
+        e += d * d
+    return e
+
+
+@njit(fastmath=False, cache=True, inline="always")
 def _axpy(a, x, y):
     """y += a x (vectorised over the row)."""
     for j in range(y.shape[0]):
@@ -378,12 +389,7 @@ def linear_mse(S, q, t, W, mse, A):
     for r in range(A):
         for p in range(P):
             _linear_forward(S[r, p], q[r, p], W[r, 0], W[r, 1], k, h, out)
-            d = out[0] - t[r, p, 0]
-            e = d * d
-            for i in range(1, n):
-                d = out[i] - t[r, p, i]
-                e += d * d
-            mse[r, p] = e / n
+            mse[r, p] = _sq_error(out, t[r, p]) / n
 
 
 @njit(fastmath=False, cache=True)
@@ -435,12 +441,7 @@ def softmax_mse(XT, q, t, W, mse, A):
             else:
                 Xn = XT[r, p]
             _forward(XT[r, p], q[r, p], W[r, 0], W[r, 1], k, s, ibuf, mx, v, out, Xn)
-            d = out[0] - t[r, p, 0]
-            e = d * d
-            for i in range(1, n):
-                d = out[i] - t[r, p, i]
-                e += d * d
-            mse[r, p] = e / n
+            mse[r, p] = _sq_error(out, t[r, p]) / n
 
 
 @njit(fastmath=False, cache=True)

@@ -367,6 +367,10 @@ class _Kernel:
         """What the fused kernels read of a prompt: its moment S (linear) or its context XT (softmax)."""
         return d.S_np if self.model == "linear" else d.XT
 
+    def _fused(self, step: str):
+        """The model's fused kernel for ``step`` ("grads", "epoch" or "mse"): e.g. ``kernels.linear_epoch``."""
+        return getattr(kernels, f"{self.model}_{step}")
+
     def grads(self, d: _Split, idx: torch.Tensor, W: torch.Tensor, G: torch.Tensor):
         """Writes the gradients into G; returns each active member's batch loss (A,) at these weights
         (numpy for the fused kernel, a device tensor for torch)."""
@@ -374,8 +378,9 @@ class _Kernel:
             A, B = idx.shape
             Wn = W.numpy()
             loss = np.zeros(A)
-            grads = kernels.linear_grads if self.model == "linear" else kernels.softmax_grads
-            grads(self._data(d), d.q_np, d.t_np, idx.numpy(), Wn, G.numpy(), Wn.dtype.type(2.0 / (B * d.n)), loss)
+            self._fused("grads")(
+                self._data(d), d.q_np, d.t_np, idx.numpy(), Wn, G.numpy(), Wn.dtype.type(2.0 / (B * d.n)), loss
+            )
             return loss
         return _torch_grads(self.model, d, idx, W, G)
 
@@ -396,8 +401,7 @@ class _Kernel:
         scales = np.array([Wn.dtype.type(2.0 / (min(B, P - s * B) * d.n)) for s in range(S)])
         losses = np.zeros((S, A))
         Wf, mf, vf = opt.flat
-        epoch = kernels.linear_epoch if self.model == "linear" else kernels.softmax_epoch
-        epoch(
+        self._fused("epoch")(
             self._data(d), d.q_np, d.t_np, np.ascontiguousarray(idx.numpy()), B,
             Wn, G.numpy(), Wf, mf, vf, G.numpy().reshape(Wf.shape), steps, bc2, opt.betas[0], opt.betas[1],
             opt.eps, scales, losses,
@@ -408,8 +412,7 @@ class _Kernel:
         if self.kind == "fused":
             D = self._data(d)
             out = np.empty((A, d.P), D.dtype)
-            mse = kernels.linear_mse if self.model == "linear" else kernels.softmax_mse
-            mse(D, d.q_np, d.t_np, W.numpy(), out, A)
+            self._fused("mse")(D, d.q_np, d.t_np, W.numpy(), out, A)
             return out.astype(np.float64)
         chunk = max(1, self.eval_chunk)
         return _torch_mse(self.model, d, W, A, chunk).double().cpu().numpy()
