@@ -88,7 +88,11 @@ def killed_and_resumed(tmp_path_factory):
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             while True:
-                runs = {p for p in result_files(workdir) if p.startswith(f"{SMOKE_RESULTS}/runs/fig3/")}
+                runs = {  # finished files: not a writer's temporary ".<name>.*.tmp*" (it is not marked incomplete)
+                    p
+                    for p in result_files(workdir)
+                    if p.startswith(f"{SMOKE_RESULTS}/runs/fig3/") and not Path(p).name.startswith(".")
+                }
                 running = {p for p in incomplete_outputs(workdir) if p.startswith(f"{SMOKE_RESULTS}/runs/fig3/")}
                 if runs - running and running:  # a finished training run, and one in progress
                     break
