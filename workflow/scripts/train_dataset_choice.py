@@ -1,11 +1,11 @@
-"""Rule train_dataset_choice (claims): the subspace/linear runs retrained on the other dataset choice."""
+"""Rule train_dataset_choice (deviation (c) of the claims): the subspace/linear runs on the other dataset choice."""
 
 import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the checkout's package
 
 from icdenoise.jobs import rule_kwargs, run_rule
-from icdenoise.studies.claims import train_dataset_choice
+from icdenoise.studies.dataset_choice import train_dataset_choice
 
 sm = snakemake
 kwargs = rule_kwargs(sm, threads=True, gpu_token=True)
