@@ -118,8 +118,9 @@ def test_train_prints_what_it_writes(tmp_path):
 def test_train_is_the_workflows_run(tmp_path):
     """Same seeds as the workflow's rules: sample_prompts with derive_seed(base, 'data', case, s), train with
     derive_seed(base, 'train', case, model, s), through the functions the rule scripts call."""
-    from icdenoise.api import paper_settings, train_case
+    from icdenoise.api import paper_settings, run_config, train_case
     from icdenoise.io import load_run
+    from icdenoise.runs import plan_runs, train_job
     from icdenoise.studies import training_dynamics
     from icdenoise.tasks import derive_seed
 
@@ -136,26 +137,14 @@ def test_train_is_the_workflows_run(tmp_path):
         num_prompts=40,
         params=dict(d=3, sigma0_2=s["sigma0_2"], sigma_z2=s["sigma_z2"]),
     )
-    settings = dict(batch_size=10, lr=s["lr"], lr_milestones=s["lr_milestones"], lr_gamma=s["lr_gamma"])
-    training_dynamics.train_runs(
-        [str(data)],
-        [str(tmp_path / "run.npz")],
-        case="subspace",
-        data_seeds=[1],
-        runs=[
-            dict(
-                model="linear",
-                seed=1,
-                data_seed=1,
-                train_seed=derive_seed(s["base_seed"], "train", "subspace", "linear", 1),
-            )
-        ],
-        n_train=30,
-        epochs=2,
-        train_settings=settings,
-        device="cpu",
-        threads=1,
-    )
+    # the rule's plan: one run reading the prompt file, with the documented seeds
+    planned = plan_runs(
+        run_config(s, "subspace"), "training_dynamics", case="subspace", models=["linear"], seeds=[1],
+        data_path=lambda case, i: str(data),
+    )  # fmt: skip
+    assert planned[0].data_seed == derive_seed(s["base_seed"], "data", "subspace", 1)
+    assert planned[0].train_seed == derive_seed(s["base_seed"], "train", "subspace", "linear", 1)
+    train_job([str(tmp_path / "run.npz")], runs=[r.to_param() for r in planned], device="cpu")
     arrays, _ = load_run(str(tmp_path / "run.npz"))
     assert (arrays["test_mse"] == got.curves.query("split == 'test'")["mse"].to_numpy()).all()
     assert (arrays["W_KQ"] == got.models[1].W_KQ).all() and (arrays["W_PV"] == got.models[1].W_PV).all()

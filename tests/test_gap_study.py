@@ -13,6 +13,7 @@ import pytest
 
 from icdenoise import kernels
 from icdenoise.bayes import mse_per_component, oracle_predictions
+from icdenoise.runs import plan_runs
 from icdenoise.studies import gap_study as gs
 from icdenoise.tasks import sample_prompts, sample_prompts_torch
 from icdenoise.train import OnlinePrompts
@@ -152,26 +153,28 @@ def test_loglog_slope_recovers_a_power_law():
 
 
 def _job(case, model, L, N) -> dict:
-    """Keyword arguments of one tiny train_gap_study job (n = 6, 2 seeds, 12 steps of batch 8)."""
+    """Keyword arguments of one tiny train_gap_study job (n = 6, 2 seeds, 12 steps of batch 8), planned by the run
+    layer from a tiny config (N is the sweep at L = gap_study.L; any other L trains online only)."""
+    params = dict(PARAMS[case], d=2) if case == "subspace" else PARAMS[case]
+    config = dict(
+        base_seed=3,
+        n=6,
+        L=L,
+        n_train=24,  # 3 steps of batch 8 per epoch: 4 epochs make the paper's 12 steps
+        n_test=8,
+        train=dict(batch_size=8, lr=0.01, lr_milestones=[0.8, 0.9], lr_gamma=0.1),
+        cases={case: dict(params, epochs=4)},
+        gap_study=dict(N=N or [8], L=L if N else -1, seeds=[0, 1], online_prompts=16, online_stream="per_seed"),
+    )
+    runs = plan_runs(config, "gap_study", case=case, model=model, L=L)
     return dict(
         case=case,
         model=model,
         L=L,
-        N=N,
-        seeds=[0, 1],
-        n=6,
-        n_test=8,
-        case_params=dict(PARAMS[case], d=2) if case == "subspace" else PARAMS[case],
-        steps=12,
-        train_settings=dict(batch_size=8, lr=0.01, lr_milestones=[0.8, 0.9], lr_gamma=0.1),
-        online_prompts=16,
+        runs=[r.to_param() for r in runs],
         fresh_prompts=200,
         landscape_prompts=40,
         beta_bounds=[0.5, 12.0] if case == "gmm" else [0.01, 0.5],
-        data_seeds={0: 1, 1: 2},
-        train_seeds={0: 3, 1: 4},
-        online_seeds={0: 5, 1: 6},
-        online_test_seeds={0: 7, 1: 8},
         fresh_seed=9,
         landscape_seed=10,
         device="cpu",

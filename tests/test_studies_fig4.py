@@ -17,6 +17,7 @@ from icdenoise.bayes import bayes_mse_subspace, linear_attention_finite_L_mse, l
 from icdenoise.config import ConfigError, check_config
 from icdenoise.io import load_run, read_table, save_run
 from icdenoise.models import attention, scaled_identity_weights
+from icdenoise.runs import Run, train_job
 from icdenoise.studies import common, context_sweep, dim_shift
 from icdenoise.tasks import sample_prompts
 from icdenoise.train import TrainConfig, train
@@ -85,37 +86,43 @@ def test_model_mse_of_gamma_star_identity_matches_finite_L_theory():
 # --------------------------------------------------------------------------- Fig. 4a
 
 
+def _cs_run(model, L, seed, train_seed, data_seed, epochs=3) -> dict:
+    """A planned Figure 4a run (the run layer's value) with the given seeds, as a rule passes it."""
+    settings = dict(n=8, L=L, epochs=epochs, n_train=48, n_test=16, case_params=SUB, train=SETTINGS)
+    return Run(
+        "context_sweep",
+        "subspace",
+        model,
+        seed,
+        settings,
+        tags={"L": L},
+        seeds={"data": data_seed, "train": train_seed},
+    ).to_param()
+
+
 def _sweep_run(tmp_path, L, seed, models=("linear", "softmax"), fresh=50, epochs=3):
     outs = {m: str(tmp_path / f"L{L}" / m / f"seed{seed}.npz") for m in models}
-    runs = [dict(model=m, L=L, seed=seed, train_seed=7 + i, data_seed=100 + L + seed) for i, m in enumerate(models)]
-    metas = context_sweep.train_context_sweep(
-        list(outs.values()),
-        runs=runs,
-        n=8,
-        n_train=48,
-        n_test=16,
-        case_params=SUB,
-        epochs=epochs,
-        train_settings=SETTINGS,
-        fresh_prompts=fresh,
-        fresh_seeds={L: 200 + L},
-        device="cpu",
+    runs = [_cs_run(m, L, seed, 7 + i, 100 + L + seed, epochs) for i, m in enumerate(models)]
+    records = context_sweep.train_context_sweep(
+        list(outs.values()), runs=runs, fresh_prompts=fresh, fresh_seeds={L: 200 + L}, device="cpu"
     )
-    return outs, dict(zip(models, metas, strict=True))
+    return outs, {m: r.meta for m, r in zip(models, records, strict=True)}
 
 
 def test_train_context_sweep_batches_seeds_of_one_L_and_matches_solo_runs(tmp_path):
     """Several L values and seeds in one job: each L's seeds are one ensemble; each run equals its solo run."""
-    runs = [
-        dict(model="softmax", L=L, seed=s, train_seed=40 + s, data_seed=300 + L + s) for L in (6, 9) for s in (0, 1)
+    runs = [_cs_run("softmax", L, s, 40 + s, 300 + L + s) for L in (6, 9) for s in (0, 1)]
+    outs = [str(tmp_path / f"L{r['tags']['L']}_s{r['seed']}.npz") for r in runs]
+    metas = [
+        r.meta for r in context_sweep.train_context_sweep(outs, runs=runs, fresh_prompts=20, fresh_seeds={6: 1, 9: 2})
     ]
-    outs = [str(tmp_path / f"L{r['L']}_s{r['seed']}.npz") for r in runs]
-    kw = dict(n=8, n_train=48, n_test=16, case_params=SUB, epochs=3, train_settings=SETTINGS, device="cpu")
-    metas = context_sweep.train_context_sweep(outs, runs=runs, fresh_prompts=20, fresh_seeds={6: 1, 9: 2}, **kw)
     assert [m["ensemble_size"] for m in metas] == [2, 2, 2, 2]
-    solo = context_sweep.train_context_sweep(
-        [str(tmp_path / "solo.npz")], runs=runs[3:], fresh_prompts=20, fresh_seeds={9: 2}, **kw
-    )
+    solo = [
+        r.meta
+        for r in context_sweep.train_context_sweep(
+            [str(tmp_path / "solo.npz")], runs=runs[3:], fresh_prompts=20, fresh_seeds={9: 2}
+        )
+    ]
     a, _ = load_run(outs[3])
     b, _ = load_run(str(tmp_path / "solo.npz"))
     np.testing.assert_allclose(a["W_KQ"], b["W_KQ"], rtol=1e-5, atol=1e-7)
@@ -200,18 +207,11 @@ def test_shifted_params():
 @pytest.fixture(scope="module")
 def dim_shift_run(tmp_path_factory):
     path = tmp_path_factory.mktemp("ds") / "run.npz"
-    dim_shift.train_dim_shift(
-        [str(path)],
-        runs=[dict(seed=0, data_seed=11, train_seed=12)],
-        L=30,
-        n=8,
-        n_train=400,
-        n_test=100,
-        case_params=SUB,
-        epochs=20,
-        train_settings={**SETTINGS, "lr_milestones": []},
-        device="cpu",
+    settings = dict(
+        n=8, L=30, epochs=20, n_train=400, n_test=100, case_params=SUB, train={**SETTINGS, "lr_milestones": []}
     )
+    run = Run("dim_shift", "subspace", "linear", 0, settings, seeds={"data": 11, "train": 12})
+    train_job([str(path)], runs=[run.to_param()], device="cpu")
     return path
 
 

@@ -7,15 +7,16 @@ checked with the workflow's own validation (``icdenoise.config``: the JSON schem
 checks), so a bad value is named exactly as the workflow would, translated to the option or keyword
 the user typed.
 
-Seeds are derived exactly as the workflow derives them (``workflow/rules/*.smk``), so a one-off run
-with the config's settings is the workflow's run, bit for bit:
+Seeds are derived exactly as the workflow derives them, by the same code (the run layer,
+``icdenoise.runs``: ``plan_runs`` holds the only seed recipe of training runs), so a one-off run with the
+config's settings is the workflow's run, bit for bit:
 
 * prompts of training seed ``s``: ``derive_seed(base_seed, "data", case, s)`` (``dataset: per_seed``) or
   ``derive_seed(base_seed, "data", case, shared_data_seed)`` (``dataset: shared``); ``n_train + n_test``
   prompts, the first ``n_train`` for training;
 * initial weights and batch order: ``derive_seed(base_seed, "train", case, model, s)``;
-* Monte Carlo oracle MSEs: ``derive_seed(base_seed, "baselines_fresh", case, s)`` with ``s = 0`` by default
-  (the workflow's "fresh" baselines of data seed 0 when ``prompts <= 100000``).
+* Monte Carlo oracle MSEs: ``runs.baseline_seed``, i.e. ``derive_seed(base_seed, "baselines_fresh", case, s)``
+  with ``s = 0`` by default (the workflow's "fresh" baselines of data seed 0 when ``prompts <= 100000``).
 
 MSE is per component, ‖x̂ − x‖²/n, everywhere (the paper's "MSE/n" axes).
 """
@@ -28,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .tasks import CASE_PARAMS, CASES, PromptBatch, derive_seed
+from .tasks import CASE_PARAMS, CASES, PromptBatch
 
 __all__ = [
     "AttentionModel",
@@ -332,7 +333,9 @@ def oracle_mses(case: str, *, seed: int = 0, monte_carlo: bool = True, style: st
     for name, value in _theory_mse(case, s["n"], params).items():
         rows.append(dict(estimator=name, source="closed form", num_prompts=0, mse=float(value), mse_se=0.0))
     if monte_carlo:
-        rng_seed = derive_seed(s["base_seed"], "baselines_fresh", case, int(seed))
+        from .runs import baseline_seed
+
+        rng_seed = baseline_seed(s, case, int(seed))
         mc = bayes_mse_monte_carlo(case, int(s["prompts"]), rng_seed, s["n"], return_se=True, **params)
         for name in mc["mean"]:
             rows.append(
@@ -483,6 +486,15 @@ def check_device(device: str, style: str = "keyword") -> str:
         raise SettingsError(f"{option_name('device', style)} {device!r}: {exc}", option_name("device", style)) from None
 
 
+def run_config(settings: dict, case: str) -> dict:
+    """The workflow-shaped config of a settings dict (paper_settings), for the run layer's planner."""
+    return {
+        **{k: settings[k] for k in ("base_seed", "dataset", "shared_data_seed", "n", "L", "n_train", "n_test")},
+        "train": {k: settings[k] for k in ("batch_size", "lr", "lr_milestones", "lr_gamma")},
+        "cases": {case: {**task_params(settings), "epochs": settings["epochs"]}},
+    }
+
+
 def train_case(
     case: str,
     model: str,
@@ -508,7 +520,6 @@ def train_case(
     import numpy as np
     import pandas as pd
 
-    from .tasks import sample_prompts as sample
 
     if model not in MODEL_NAMES:
         raise SettingsError(
@@ -524,7 +535,7 @@ def train_case(
         )
     s = paper_settings(case, style=style, **overrides)
     device = check_device(s["device"], style)  # the first torch import: bad settings fail fast without it
-    from .train import TrainConfig, TrainingDiverged, train
+    from .train import TrainingDiverged
 
     oracles = oracle_mses(
         case, monte_carlo=case != "subspace", style=style, **{k: v for k, v in s.items() if k != "case"}
@@ -535,28 +546,14 @@ def train_case(
     if on_start is not None:
         on_start(s, oracles)
     params = task_params(s)
+    from .runs import plan_runs, train_runs
+
+    planned = plan_runs(run_config(s, case), "training_dynamics", case=case, models=[model], seeds=seeds)
     rows, curves, models = [], [], {}
-    for seed in seeds:
-        seed = int(seed)
-        data_index = data_seed_index(s, seed)
-        data_rng = derive_seed(s["base_seed"], "data", case, data_index)
-        train_rng = derive_seed(s["base_seed"], "train", case, model, seed)
-        batch = sample(case, s["n_train"] + s["n_test"], data_rng, s["n"], s["L"], **params)
-        cfg = TrainConfig(
-            model=model,
-            epochs=int(s["epochs"]),
-            batch_size=int(s["batch_size"]),
-            lr=float(s["lr"]),
-            lr_milestones=tuple(s["lr_milestones"]),
-            lr_gamma=float(s["lr_gamma"]),
-            seed=train_rng,
-            device=s["device"],
-            threads=int(s["threads"]),
-            progress=progress,
-            label=f"{case} {model} seed {seed}",
-        )
+    for run in planned:  # one seed at a time, so that on_seed reports each as it finishes
+        seed, data_index, data_rng, train_rng = run.seed, run.data_index, run.data_seed, run.train_seed
         try:
-            res = train(batch.subset(slice(0, s["n_train"])), batch.subset(slice(s["n_train"], None)), cfg)
+            res = train_runs([run], device=s["device"], threads=int(s["threads"]), progress=progress)[0].result
         except TrainingDiverged as exc:
             setting_text = " ".join(f"{k}={s[k]}" for k in ("n", "L", *params, "epochs", "n_train", "batch_size", "lr"))
             raise TrainingDiverged(f"seed {seed} diverged (case={case} model={model} {setting_text}): {exc}") from exc

@@ -13,15 +13,6 @@ DATASET_CHOICE = (
     and "linear" in MODELS
     and CLAIMS["dataset_choice"]
 )
-# The sampling seed of each training seed's dataset under the other choice.
-OTHER_DATA_SEEDS = {
-    s: seed_for(
-        "data",
-        "subspace",
-        config["shared_data_seed"] if OTHER_DATASET == "shared" else s,
-    )
-    for s in SEEDS
-}
 
 
 # Requested by the claims rule only when DATASET_CHOICE (subspace and linear in this run).
@@ -38,18 +29,7 @@ rule train_dataset_choice:
         gpu=gpu_tokens(),
     params:
         dataset=OTHER_DATASET,
-        case="subspace",
-        model="linear",
-        seeds=SEEDS,
-        data_seeds=OTHER_DATA_SEEDS,
-        train_seeds={s: seed_for("train", "subspace", "linear", s) for s in SEEDS},
-        n=config["n"],
-        L=config["L"],
-        n_train=config["n_train"],
-        n_test=config["n_test"],
-        case_params=lambda w: case_params("subspace"),
-        epochs=lambda w: config["cases"]["subspace"]["epochs"],
-        train_settings=TRAIN_SETTINGS,
+        runs=run_params(plan_runs(config, "dataset_choice")) if DATASET_CHOICE else [],
     script:
         "../scripts/train_dataset_choice.py"
 

@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from icdenoise.config import ConfigError, gpu_visible, prepare_config  # noqa: E402
 from icdenoise.config import device_error, study_enabled  # noqa: E402
 from icdenoise.resume import claim_workdir  # noqa: E402
-from icdenoise.tasks import derive_seed  # noqa: E402
+from icdenoise.runs import baseline_seed, job_seed, plan_runs  # noqa: E402
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -93,8 +93,30 @@ TRAIN_SETTINGS = {k: v for k, v in config["train"].items() if k != "threads"}
 
 
 def seed_for(*parts):
-    """A job's random seed, derived from base_seed and the job's identity (never from the clock)."""
-    return derive_seed(config["base_seed"], *parts)
+    """A job's random seed, derived from base_seed and the job's identity (never from the clock); the seeds of
+    training runs come from the run layer's plan (icdenoise.runs.plan_runs)."""
+    return job_seed(config, *parts)
+
+
+def run_params(runs):
+    """Planned runs as a rule param (plain dicts: a change of any run's settings or seeds reruns the job)."""
+    return [r.to_param() for r in runs]
+
+
+def fig3_plan(case):
+    """The Figure 3 runs of a case (models outer, seeds inner), each reading its data seed's prompt file."""
+    return plan_runs(
+        config,
+        "training_dynamics",
+        case=case,
+        data_path=lambda c, i: f"{RESULTS}/data/{c}/seed{i}.npz",
+    )
+
+
+def fig3_data_seeds(case):
+    """The sampling seed of each dataset of a case, in the order of data_seeds(): the plan's data seeds."""
+    by_index = {r.data_index: r.data_seed for r in fig3_plan(case)}
+    return [by_index[i] for i in data_seeds()]
 
 
 def gpu_tokens():
@@ -162,13 +184,6 @@ def gap_study_files(kind):
         f"{RESULTS}/evaluations/gap_study/{case}/{model}/L{L}_{kind}.parquet"
         for case, model, L in gap_study_jobs()
     ]
-
-
-def gap_study_steps(case):
-    """The paper's optimiser steps of a case: its epochs x ceil(n_train / batch_size) (every gap_study run takes these)."""
-    return config["cases"][case]["epochs"] * -(
-        -config["n_train"] // config["train"]["batch_size"]
-    )
 
 
 # Final targets of the default target: each study's rule file extends this list with its figures.

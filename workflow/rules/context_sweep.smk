@@ -24,23 +24,7 @@ rule train_context_sweep:
     resources:
         gpu=gpu_tokens(),
     params:
-        runs=lambda w: [
-            dict(
-                model=w.model,
-                L=L,
-                seed=s,
-                train_seed=seed_for("context_sweep_train", w.model, L, s),
-                data_seed=seed_for("context_sweep_data", L, s),
-            )
-            for L in CS["L"]
-            for s in CS["seeds"]
-        ],
-        n=config["n"],
-        n_train=config["n_train"],
-        n_test=config["n_test"],
-        case_params=case_params("subspace"),
-        epochs=config["cases"]["subspace"]["epochs"],
-        train_settings=TRAIN_SETTINGS,
+        runs=lambda w: run_params(plan_runs(config, "context_sweep", model=w.model)),
         fresh_prompts=CS["fresh_prompts"],
         fresh_seeds={L: seed_for("context_sweep_fresh", L) for L in CS["L"]},
     script:

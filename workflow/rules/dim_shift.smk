@@ -28,24 +28,7 @@ rule train_dim_shift:
     resources:
         gpu=gpu_tokens(),
     params:
-        L=DS["cases"]["subspace"]["L"],
-        n=config["n"],
-        n_train=config["n_train"],
-        n_test=config["n_test"],
-        case_params=case_params("subspace"),
-        epochs=config["cases"]["subspace"]["epochs"],
-        train_settings={
-            **TRAIN_SETTINGS,
-            "lr_milestones": DS["cases"]["subspace"]["lr_milestones"],
-        },
-        runs=[
-            dict(
-                seed=s,
-                data_seed=seed_for("dim_shift_data", "subspace", s),
-                train_seed=seed_for("dim_shift_train", "subspace", "linear", s),
-            )
-            for s in DS["seeds"]
-        ],
+        runs=run_params(plan_runs(config, "dim_shift")),
     script:
         "../scripts/train_dim_shift.py"
 

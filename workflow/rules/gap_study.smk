@@ -40,32 +40,12 @@ rule train_gap_study:
     resources:
         gpu=gpu_tokens(),
     params:
-        N=lambda w: GS["N"] if int(w.L) == GS["L"] else [],
-        seeds=GS["seeds"],
-        n=config["n"],
-        n_test=config["n_test"],
-        case_params=lambda w: case_params(w.case),
-        steps=lambda w: gap_study_steps(w.case),
-        train_settings=TRAIN_SETTINGS,
-        online_prompts=GS["online_prompts"],
+        runs=lambda w: run_params(
+            plan_runs(config, "gap_study", case=w.case, model=w.model, L=int(w.L))
+        ),
         fresh_prompts=GS["fresh_prompts"],
         landscape_prompts=GS["landscape_prompts"],
         beta_bounds=lambda w: GS["scaled_identity_beta"][w.case],
-        data_seeds=lambda w: {s: seed_for("gap_data", w.case, s) for s in GS["seeds"]},
-        train_seeds=lambda w: {
-            s: seed_for("gap_train", w.case, w.model, s) for s in GS["seeds"]
-        },
-        online_seeds=lambda w: {
-            s: (
-                seed_for("gap_online", w.case, w.L, s)
-                if GS["online_stream"] == "per_seed"
-                else seed_for("gap_online", w.case, w.L)
-            )
-            for s in GS["seeds"]
-        },
-        online_test_seeds=lambda w: {
-            s: seed_for("gap_online_test", w.case, w.L, s) for s in GS["seeds"]
-        },
         fresh_seed=lambda w: seed_for("gap_fresh", w.case, w.L),
         landscape_seed=lambda w: seed_for("gap_landscape", w.case, w.L),
     script:

@@ -28,7 +28,7 @@ rule sample_prompts:
         per_case={
             c: dict(
                 params=case_params(c),
-                rng_seeds=[seed_for("data", c, s) for s in data_seeds()],
+                rng_seeds=fig3_data_seeds(c),
                 out_paths=data_files(c),
             )
             for c in CASES
@@ -51,20 +51,7 @@ rule train:
     resources:
         gpu=gpu_tokens(),
     params:
-        data_seeds=data_seeds(),
-        runs=lambda w: [
-            dict(
-                model=m,
-                seed=s,
-                train_seed=seed_for("train", w.case, m, s),
-                data_seed=data_seed(s),
-            )
-            for m in MODELS
-            for s in SEEDS
-        ],
-        epochs=lambda w: config["cases"][w.case]["epochs"],
-        n_train=config["n_train"],
-        train_settings=TRAIN_SETTINGS,
+        runs=lambda w: run_params(fig3_plan(w.case)),
     script:
         "../scripts/train.py"
 
@@ -87,7 +74,7 @@ rule evaluate_baselines:
             c: dict(
                 data_paths=data_files(c),
                 out=f"{RESULTS}/evaluations/baselines/{c}.parquet",
-                fresh_seeds=[seed_for("baselines_fresh", c, s) for s in data_seeds()],
+                fresh_seeds=[baseline_seed(config, c, s) for s in data_seeds()],
             )
             for c in CASES
         },

@@ -8,7 +8,4 @@ from icdenoise.jobs import rule_kwargs, run_rule
 from icdenoise.studies.dataset_choice import train_dataset_choice
 
 sm = snakemake
-kwargs = rule_kwargs(sm, threads=True, gpu_token=True)
-kwargs["data_seeds"] = {int(k): v for k, v in kwargs["data_seeds"].items()}
-kwargs["train_seeds"] = {int(k): v for k, v in kwargs["train_seeds"].items()}
-run_rule(sm, train_dataset_choice, sm.output[0], **kwargs)
+run_rule(sm, train_dataset_choice, sm.output[0], **rule_kwargs(sm, threads=True, gpu_token=True))

@@ -1,11 +1,11 @@
-"""Rule train_dim_shift (Figure 4b): the linear-attention models of every seed, one batched ensemble."""
+"""Rule train_dim_shift (Figure 4b): the linear-attention models of every seed, one batched ensemble (the run layer)."""
 
 import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # the checkout's package
 
 from icdenoise.jobs import rule_kwargs, run_rule
-from icdenoise.studies.dim_shift import train_dim_shift
+from icdenoise.runs import train_job
 
 sm = snakemake
-run_rule(sm, train_dim_shift, list(sm.output.runs), **rule_kwargs(sm, threads=True, gpu_token=True))
+run_rule(sm, train_job, list(sm.output.runs), **rule_kwargs(sm, threads=True, gpu_token=True))

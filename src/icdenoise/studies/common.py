@@ -1,6 +1,6 @@
-"""What several studies share: per-prompt model MSEs, a run's initial weights, training one run on a
-freshly sampled dataset, run records, and the heuristic and trained weights that Figure 6 and the
-Hopfield iteration study mark and start from."""
+"""What several studies share: per-prompt model MSEs, a run's initial weights, and the heuristic and trained
+weights that Figure 6 and the Hopfield iteration study mark and start from (training goes through the run layer,
+``icdenoise.runs``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..io import load_run
-from ..jobs import versions
 
 log = logging.getLogger("icdenoise")
 
@@ -53,53 +52,6 @@ def model_mse(model: str, X, x_query, x_target, W_KQ, W_PV, chunk: int = 250) ->
             diff = pred - np.asarray(x_target[s : s + chunk], dtype=np.float64)
             out.append(np.einsum("bi,bi->b", diff, diff) / diff.shape[-1])
     return np.concatenate(out)
-
-
-def split_member(
-    batch,
-    n_train: int,
-    model: str,
-    epochs: int,
-    train_settings: dict,
-    *,
-    train_seed: int,
-    device: str,
-    threads: int,
-    label: str,
-):
-    """One member of a training ensemble: train on the first ``n_train`` prompts of ``batch``, test on the
-    rest, with the ``train`` settings of the config (batch size, lr and its schedule) and ``train_seed``."""
-    from ..train import Member, TrainConfig
-
-    if n_train >= batch.num_prompts:
-        raise ValueError(f"n_train={n_train} leaves no test prompts ({batch.num_prompts} prompts per dataset)")
-    cfg = TrainConfig.from_settings(
-        model, epochs, train_settings, seed=int(train_seed), device=device, threads=threads, label=label
-    )
-    return Member(batch.subset(slice(0, n_train)), batch.subset(slice(n_train, None)), cfg)
-
-
-def ensemble_meta(res) -> dict:
-    """How a run was trained (device, kernel, its ensemble): run metadata, never part of a result table."""
-    return {
-        "device": res.device,
-        "seconds": res.seconds,
-        "kernel": res.kernel,
-        "ensemble_size": int(res.ensemble_size),
-        "ensemble_seconds": float(res.ensemble_seconds),
-    }
-
-
-def run_record(res, cfg, meta: dict) -> tuple[dict, dict]:
-    """The arrays and metadata a run file stores: ``meta`` plus settings, training facts and weight summary."""
-    meta = {
-        **meta,
-        "settings": {k: v for k, v in cfg.__dict__.items() if k != "progress"},
-        **ensemble_meta(res),
-        "versions": versions(),
-        **{k: float(v) for k, v in res.info.items()},
-    }
-    return res.arrays(), meta
 
 
 def heuristic_points(case: str, params: dict, subspace_beta: float) -> list[dict]:

@@ -12,10 +12,10 @@ import logging
 
 import numpy as np
 
-from ..io import load_run, save_run, write_table
+from ..io import load_run, write_table
 from ..jobs import prepare_torch
 from ..tasks import sample_prompts
-from .common import mean_se, model_mse, run_record, split_member
+from .common import mean_se, model_mse
 
 log = logging.getLogger("icdenoise")
 
@@ -51,104 +51,63 @@ CONTEXT_THEORY_COLUMNS = {
 }
 
 
+def wanted_runs(config, *, model: str | None = None) -> list:
+    """Figure 4a's runs: every (model, L, seed) of ``context_sweep`` on the subspace case, L outer, seeds inner
+    (``model`` narrows to one model); each trained as in Figure 3 on its own dataset with L context tokens."""
+    from ..runs import RunSpec, case_settings
+
+    cs = config["context_sweep"]
+    models = [model] if model is not None else list(cs["models"])
+    return [
+        RunSpec("context_sweep", "subspace", m, int(s), case_settings(config, "subspace", L=int(L)), tags={"L": int(L)})
+        for m in models
+        for L in cs["L"]
+        for s in cs["seeds"]
+    ]
+
+
 def train_context_sweep(
     outs: list[str],
     *,
     runs: list[dict],
-    n: int,
-    n_train: int,
-    n_test: int,
-    case_params: dict,
-    epochs: int,
-    train_settings: dict,
     fresh_prompts: int,
     fresh_seeds: dict,
     device: str = "auto",
     threads: int = 1,
     gpu_token: int = 0,
-) -> list[dict]:
-    """Fig. 4a training job: the runs ``runs[i]`` = {"model", "L", "seed", "train_seed", "data_seed"} -> ``outs[i]``.
+):
+    """Fig. 4a training job: the planned ``runs`` -> ``outs``, the seeds of each L as one batched ensemble.
 
-    For each context length L: sample the subspace dataset of each data seed at that L (n_train + n_test
-    prompts), train every run at that L as one batched ensemble (each member exactly as it would be trained
-    alone), and evaluate each trained model on ``fresh_prompts`` fresh prompts at the same L (seed
-    ``fresh_seeds[L]``; the same prompts for every model and seed: paired comparisons). One L at a time, so
-    memory stays that of one L's datasets.
+    After training at an L, every model is evaluated on ``fresh_prompts`` fresh prompts at that L (seed
+    ``fresh_seeds[L]``; the same prompts for every model and seed: paired comparisons). One L at a time, so memory
+    stays that of one L's datasets.
     """
-    from ..train import train_ensemble
+    from ..runs import runs_from_params, train_runs
 
     prepare_torch(threads, gpu_token, device)
-    by_L: dict[int, list[int]] = {}
-    for i, run in enumerate(runs):
-        by_L.setdefault(int(run["L"]), []).append(i)
-    metas = [None] * len(runs)
-    for L, idxs in by_L.items():
-        data = {
-            s: sample_prompts("subspace", n_train + n_test, s, n=n, L=L, **case_params)
-            for s in dict.fromkeys(int(runs[i]["data_seed"]) for i in idxs)
-        }
-        fresh_seed = int(fresh_seeds[L])
+
+    def evaluate(records):
+        s = records[0].run.settings
+        L, fresh_seed = int(s["L"]), int(fresh_seeds[int(s["L"])])
         fresh = (
-            sample_prompts("subspace", fresh_prompts, fresh_seed, n=n, L=L, **case_params) if fresh_prompts else None
+            sample_prompts("subspace", fresh_prompts, fresh_seed, n=int(s["n"]), L=L, **s["case_params"])
+            if fresh_prompts
+            else None
         )
-        members = []
-        for i in idxs:
-            run = runs[i]
-            batch = data[int(run["data_seed"])]
-            label = f"context_sweep L={L} model={run['model']} seed={run['seed']}"
-            member = split_member(
-                batch,
-                n_train,
-                run["model"],
-                epochs,
-                train_settings,
-                train_seed=run["train_seed"],
-                device=device,
-                threads=threads,
-                label=label,
-            )
-            members.append(member)
-        for i, member, res in zip(idxs, members, train_ensemble(members), strict=True):
-            run, model = runs[i], runs[i]["model"]
+        for rec in records:
             fresh_mse, fresh_se = float("nan"), float("nan")
             if fresh is not None:
-                per_prompt = model_mse(model, fresh.X, fresh.x_query, fresh.x_target, res.W_KQ, res.W_PV)
+                res = rec.result
+                per_prompt = model_mse(rec.run.model, fresh.X, fresh.x_query, fresh.x_target, res.W_KQ, res.W_PV)
                 fresh_mse, fresh_se = mean_se(per_prompt)
-            arrays, meta = run_record(
-                res,
-                member.cfg,
-                {
-                    "study": "context_sweep",
-                    "case": "subspace",
-                    "model": model,
-                    "L": int(L),
-                    "seed": int(run["seed"]),
-                    "train_seed": int(run["train_seed"]),
-                    "data_seed": int(run["data_seed"]),
-                    "epochs": int(epochs),
-                    "n_train": int(n_train),
-                    "n_test": int(n_test),
-                    "prompt_params": data[int(run["data_seed"])].params,
-                    "fresh_prompts": int(fresh_prompts),
-                    "fresh_seed": fresh_seed,
-                    "fresh_mse": fresh_mse,
-                    "fresh_mse_se": fresh_se,
-                },
+            rec.meta.update(
+                fresh_prompts=int(fresh_prompts), fresh_seed=fresh_seed, fresh_mse=fresh_mse, fresh_mse_se=fresh_se
             )
-            save_run(outs[i], arrays, meta)
-            log.info(
-                "%s: %d epochs on %s (ensemble of %d); final train %.5f test %.5f fresh %.5f alpha*beta %.4f",
-                member.cfg.label,
-                epochs,
-                res.device,
-                res.ensemble_size,
-                res.train_mse[-1],
-                res.test_mse[-1],
-                fresh_mse,
-                res.alpha[-1] * res.beta[-1],
-            )
-            metas[i] = meta
-    return metas
+            log.info("%s: fresh MSE %.5f", rec.run.label, fresh_mse)
+
+    return train_runs(
+        runs_from_params(runs), outs, device=device, threads=threads, chunk=lambda r: r.tags["L"], evaluate=evaluate
+    )
 
 
 def context_sweep_theory(L_values, n: int, d: int, sigma0_2: float, sigma_z2: float):

@@ -7,7 +7,6 @@ claims step can say what the authors' shared dataset changes (rule ``train_datas
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 
 from ..io import write_table
 
@@ -27,67 +26,43 @@ DATASET_CHOICE_COLUMNS = {
 }
 
 
+def other_dataset(config) -> str:
+    """The dataset choice this step trains on: the one the run did not use."""
+    return "shared" if config["dataset"] == "per_seed" else "per_seed"
+
+
+def wanted_runs(config) -> list:
+    """The Figure 3 subspace/linear runs (the same seeds, initialisations and batch orders) on the other dataset
+    choice: one shared dataset when the run samples one per seed, and vice versa."""
+    from dataclasses import replace
+
+    from .training_dynamics import wanted_runs as fig3_runs
+
+    specs = fig3_runs(config, case="subspace", models=["linear"], dataset=other_dataset(config))
+    return [replace(spec, study="dataset_choice") for spec in specs]
+
+
 def train_dataset_choice(
-    out: str,
-    *,
-    dataset: str,
-    case: str,
-    model: str,
-    seeds: list[int],
-    data_seeds: Mapping[int, int],
-    train_seeds: Mapping[int, int],
-    n: int,
-    L: int,
-    n_train: int,
-    n_test: int,
-    case_params: dict,
-    epochs: int,
-    train_settings: dict,
-    device: str = "auto",
-    threads: int = 1,
-    gpu_token: int = 0,
+    out: str, *, runs: list[dict], dataset: str, device: str = "auto", threads: int = 1, gpu_token: int = 0
 ) -> None:
-    """Train ``model`` on ``case`` for every seed with the dataset choice ``dataset`` (its sampling seed per
-    training seed in ``data_seeds``) and the Figure 3 runs' own training seeds; write one row per seed."""
+    """Train the planned ``runs`` (every seed, the dataset choice ``dataset``) as one ensemble; one row per seed."""
     import pandas as pd
 
     from ..jobs import prepare_torch
-    from ..tasks import sample_prompts
-    from ..train import train_ensemble
-    from .common import split_member
+    from ..runs import runs_from_params, train_runs
 
     prepare_torch(threads, gpu_token, device)
-    datasets: dict[int, object] = {}
-    members = []
-    for seed in seeds:
-        ds = int(data_seeds[seed])
-        if ds not in datasets:  # a shared dataset is sampled once
-            datasets[ds] = sample_prompts(case, n_train + n_test, ds, n=n, L=L, **case_params)
-        batch = datasets[ds]
-        label = f"dataset={dataset} case={case} model={model} seed={seed}"
-        members.append(
-            split_member(
-                batch,
-                n_train,
-                model,
-                epochs,
-                train_settings,
-                train_seed=train_seeds[seed],
-                device=device,
-                threads=threads,
-                label=label,
-            )
-        )
     rows = []
-    for seed, member, res in zip(seeds, members, train_ensemble(members), strict=True):  # one batched ensemble
+    for rec in train_runs(runs_from_params(runs), device=device, threads=threads):
+        res = rec.result
         a, b = float(res.alpha[-1]), float(res.beta[-1])
         rows.append(
             dict(
                 dataset=dataset,
-                case=case,
-                model=model,
-                seed=int(seed),
-                data_seed=int(data_seeds[seed]),
+                case=rec.run.case,
+                model=rec.run.model,
+                seed=int(rec.run.seed),
+                data_seed=rec.run.data_seed,
                 train_mse=float(res.train_mse[-1]),
                 test_mse=float(res.test_mse[-1]),
                 alpha=a,
@@ -95,5 +70,4 @@ def train_dataset_choice(
                 alpha_beta=a * b,
             )
         )
-        log.info("%s: test %.5f alpha*beta %.4f", member.cfg.label, rows[-1]["test_mse"], a * b)
     write_table(pd.DataFrame(rows).astype(DATASET_CHOICE_COLUMNS), out)

@@ -150,6 +150,38 @@ def _scaled_identity_fit(model, case, n, L, case_params, prompts, seed, beta_bou
     return optimal_scaled_identity(b.X, b.x_query, b.x_target, tuple(float(v) for v in beta_bounds))
 
 
+def gap_steps(config, case: str) -> int:
+    """The paper's optimiser steps of a case, epochs x ceil(n_train / batch_size): every gap_study run takes these."""
+    return int(config["cases"][case]["epochs"]) * steps_per_epoch(config["n_train"], config["train"]["batch_size"])
+
+
+def wanted_runs(config, *, case: str, model: str, L: int) -> list:
+    """One (case, model, L) job's runs: at ``gap_study.L`` every N of the sweep (nested datasets: a seed's pool of
+    max(N) + n_test prompts, the first N for training, the last n_test for testing), N outer, seeds inner; then the
+    online runs (fresh prompts every epoch). Every run takes the paper's optimiser steps of the case."""
+    from ..runs import RunSpec, case_settings
+
+    gs = config["gap_study"]
+    B, steps, L = int(config["train"]["batch_size"]), gap_steps(config, case), int(L)
+    base = {**case_settings(config, case, L=L), "progress": False}
+    N = sorted(int(x) for x in gs["N"]) if L == int(gs["L"]) else []
+    out = []
+    for Nv in N:
+        epochs = epochs_for(Nv, B, steps)
+        settings = {**base, "epochs": epochs, "eval_every": epochs, "pool": N[-1] + base["n_test"]}
+        settings.update(train_stop=Nv, test_start=N[-1])
+        tags = {"L": L, "N": Nv, "training": "finite"}
+        out += [RunSpec("gap_study", case, model, int(s), settings, tags=tags) for s in gs["seeds"]]
+    epochs = epochs_for(gs["online_prompts"], B, steps)
+    online = {"prompts": int(gs["online_prompts"]), "sampler": "torch"}
+    settings = {**base, "epochs": epochs, "eval_every": epochs, "online": online}
+    tags = {"L": L, "training": "online"}
+    if gs["online_stream"] == "shared":  # every seed trains on the same stream
+        tags["stream"] = "shared"
+    out += [RunSpec("gap_study", case, model, int(s), settings, tags=dict(tags)) for s in gs["seeds"]]
+    return out
+
+
 def train_gap_study(
     out_runs: str,
     out_refs: str,
@@ -157,112 +189,55 @@ def train_gap_study(
     case: str,
     model: str,
     L: int,
-    N: list[int],
-    online: bool = True,
-    seeds: list[int],
-    n: int,
-    n_test: int,
-    case_params: dict,
-    steps: int,
-    train_settings: dict,
-    online_prompts: int,
+    runs: list[dict],
     fresh_prompts: int,
     landscape_prompts: int,
     beta_bounds: list[float],
-    data_seeds: dict,
-    train_seeds: dict,
-    online_seeds: dict,
-    online_test_seeds: dict,
     fresh_seed: int,
     landscape_seed: int,
     device: str = "auto",
     threads: int = 1,
     gpu_token: int = 0,
 ) -> None:
-    """One job: ``model`` on ``case`` at context length L, every N in ``N`` and (if ``online``) online, every seed.
+    """One job: the planned ``runs`` of ``model`` on ``case`` at context length L (every N and the online runs),
+    then every trained model, the Bayes oracle and the best scaled identity on the same fresh prompts.
 
-    Seeds (dicts keyed by training seed): ``data_seeds`` (the seed's nested pool of max(N) + n_test prompts),
-    ``train_seeds`` (initial weights and batch order; shared by every N and the online run of a seed),
-    ``online_seeds`` (the online stream), ``online_test_seeds`` (the online run's n_test held-out prompts).
     Writes ``out_runs`` (gap_study rows) and ``out_refs`` (Bayes, best scaled identity, theory at this L).
     """
     import time
 
     import pandas as pd
 
-    from ..train import Member, OnlinePrompts, TrainConfig, train_ensemble
+    from ..runs import runs_from_params, train_runs
 
     prepare_torch(threads, gpu_token, device)
     t0, c0 = time.perf_counter(), time.process_time()
-    B = int(train_settings["batch_size"])
-    N = sorted(int(x) for x in N)
-    seeds = [int(s) for s in seeds]
-
-    def cfg(epochs, seed, what):
-        return TrainConfig.from_settings(
-            model,
-            epochs,
-            train_settings,
-            seed=int(train_seeds[seed]),
-            device=device,
-            threads=threads,
-            progress=False,
-            eval_every=epochs,  # only the final train/test MSE is reported: no exact pass per epoch
-            label=f"gap_study {case}/{model} L={L} {what} seed={seed}",
-        )
-
+    planned = runs_from_params(runs)
+    n, case_params = int(planned[0].settings["n"]), dict(planned[0].settings["case_params"])
+    B = int(planned[0].settings["train"]["batch_size"])
+    records = train_runs(planned, device=device, threads=threads, chunk=lambda r: r.tags["training"])
     runs = []  # (row without the fresh columns, W_KQ, W_PV)
-
-    def keep(res, training, n_distinct, epochs, seed):
-        runs.append(
-            (
-                dict(
-                    case=case,
-                    model=model,
-                    training=training,
-                    N=int(n_distinct),
-                    L=int(L),
-                    seed=seed,
-                    epochs=int(epochs),
-                    steps=int(epochs) * steps_per_epoch(n_distinct if training == "finite" else online_prompts, B),
-                    train_mse=float(res.train_mse[-1]),
-                    test_mse=float(res.test_mse[-1]),
-                    **{k: float(res.info[k]) for k in ("alpha", "beta", "dist_KQ", "dist_PV")},
-                ),
-                res.W_KQ,
-                res.W_PV,
-            )
+    for rec in records:
+        res, run, epochs = rec.result, rec.run, int(rec.run.settings["epochs"])
+        if run.online:
+            per_epoch = int(run.settings["online"]["prompts"])
+            n_distinct = epochs * steps_per_epoch(per_epoch, B) * B
+        else:
+            per_epoch = n_distinct = int(run.tags["N"])
+        row = dict(
+            case=case,
+            model=model,
+            training=run.tags["training"],
+            N=int(n_distinct),
+            L=int(L),
+            seed=int(run.seed),
+            epochs=epochs,
+            steps=epochs * steps_per_epoch(per_epoch, B),
+            train_mse=float(res.train_mse[-1]),
+            test_mse=float(res.test_mse[-1]),
+            **{k: float(res.info[k]) for k in ("alpha", "beta", "dist_KQ", "dist_PV")},
         )
-
-    if N:
-        pool = {s: sample_prompts(case, N[-1] + n_test, int(data_seeds[s]), n=n, L=L, **case_params) for s in seeds}
-        for Nv in N:
-            epochs = epochs_for(Nv, B, steps)
-            members = [
-                Member(
-                    pool[s].subset(slice(0, Nv)),
-                    pool[s].subset(slice(N[-1], None)),
-                    cfg(epochs, s, f"N={Nv}"),
-                )
-                for s in seeds
-            ]
-            for s, res in zip(seeds, train_ensemble(members), strict=True):
-                keep(res, "finite", Nv, epochs, s)
-            log.info("%s/%s L=%d N=%d: %d epochs, %d seeds trained", case, model, L, Nv, epochs, len(seeds))
-        del pool
-    if online:
-        epochs = epochs_for(online_prompts, B, steps)
-        members = [
-            Member(
-                OnlinePrompts(case, n, L, dict(case_params), int(online_seeds[s]), int(online_prompts), "torch"),
-                sample_prompts(case, n_test, int(online_test_seeds[s]), n=n, L=L, **case_params),
-                cfg(epochs, s, "online"),
-            )
-            for s in seeds
-        ]
-        for s, res in zip(seeds, train_ensemble(members), strict=True):
-            keep(res, "online", epochs * steps_per_epoch(online_prompts, B) * B, epochs, s)
-        log.info("%s/%s L=%d online: %d epochs of %d fresh prompts", case, model, L, epochs, online_prompts)
+        runs.append((row, res.W_KQ, res.W_PV))
     t_train = time.perf_counter() - t0
 
     fit = _scaled_identity_fit(model, case, n, L, case_params, landscape_prompts, landscape_seed, beta_bounds)

@@ -10,10 +10,8 @@ import logging
 
 import numpy as np
 
-from ..io import concat_tables, load_prompts, load_run, save_prompts, save_run, write_table
-from ..jobs import prepare_torch, versions
+from ..io import concat_tables, load_prompts, load_run, save_prompts, write_table
 from ..tasks import CASE_PARAMS, sample_prompts
-from .common import ensemble_meta, split_member
 
 log = logging.getLogger("icdenoise")
 
@@ -38,78 +36,37 @@ def sample_datasets(
         )
 
 
-def train_runs(
-    data_paths: list[str],
-    outs: list[str],
-    *,
-    case: str,
-    data_seeds: list[int],
-    runs: list[dict],
-    n_train: int,
-    epochs: int,
-    train_settings: dict,
-    device: str = "auto",
-    threads: int = 1,
-    gpu_token: int = 0,
-) -> list[dict]:
-    """Rule train: every (model, seed) run of ``case`` in one batched ensemble; one run file per entry of ``outs``.
+def data_index(config, seed: int) -> int:
+    """The dataset a training seed uses: its own (``dataset: per_seed``) or the shared one."""
+    return int(config["shared_data_seed"]) if config["dataset"] == "shared" else int(seed)
 
-    ``runs[i]`` = {"model", "seed", "train_seed", "data_seed"} describes ``outs[i]``; it trains on the first
-    ``n_train`` prompts of the dataset of its data seed (``data_paths`` in the order of ``data_seeds``) and is
-    tested on the rest. Each member's curves and weights are those it would get trained alone.
-    """
-    from ..train import train_ensemble
 
-    prepare_torch(threads, gpu_token, device)
-    batches = {int(s): load_prompts(p) for s, p in zip(data_seeds, data_paths, strict=True)}
-    members = []
-    for run in runs:
-        batch = batches[int(run["data_seed"])]
-        label = f"case={case} model={run['model']} seed={run['seed']}"
-        member = split_member(
-            batch,
-            n_train,
-            run["model"],
-            epochs,
-            train_settings,
-            train_seed=run["train_seed"],
-            device=device,
-            threads=threads,
-            label=label,
-        )
-        members.append(member)
-    metas = []
-    for run, out, member, res in zip(runs, outs, members, train_ensemble(members), strict=True):
-        batch = batches[int(run["data_seed"])]
-        meta = {
-            "case": case,
-            "model": run["model"],
-            "seed": int(run["seed"]),
-            "train_seed": int(run["train_seed"]),
-            "data_seed": int(batch.params.get("seed", -1)),
-            "epochs": int(epochs),
-            "n_train": int(n_train),
-            "n_test": int(batch.num_prompts - n_train),
-            "settings": {k: v for k, v in member.cfg.__dict__.items() if k not in ("progress",)},
-            "prompt_params": batch.params,
-            **ensemble_meta(res),
-            "versions": versions(),
-        }
-        save_run(out, res.arrays(), meta)
-        log.info(
-            "%s: %d epochs on %s (%s kernel, ensemble of %d); final train %.5f test %.5f alpha %.4f beta %.4f",
-            member.cfg.label,
-            epochs,
-            res.device,
-            res.kernel,
-            res.ensemble_size,
-            res.train_mse[-1],
-            res.test_mse[-1],
-            res.alpha[-1],
-            res.beta[-1],
-        )
-        metas.append(meta)
-    return metas
+def wanted_runs(config, *, case: str, models=None, seeds=None, data_path=None, dataset: str | None = None) -> list:
+    """The Figure 3 runs of ``case``: every (model, seed), models outer; trained on the first n_train prompts of its
+    data seed's dataset (``data_path(case, data_index)``, the sample_prompts file, or sampled in the job), tested on
+    the rest. ``dataset`` overrides the config's dataset choice (deviation (c) retrains on the other one)."""
+    from ..runs import RunSpec, case_settings
+
+    models = list(config["models"]) if models is None else list(models)
+    seeds = list(config["seeds"]) if seeds is None else list(seeds)
+    chosen = {**config, "dataset": dataset or config["dataset"]}
+    settings = case_settings(config, case)
+    out = []
+    for model in models:
+        for seed in seeds:
+            i = data_index(chosen, seed)
+            out.append(
+                RunSpec(
+                    "training_dynamics",
+                    case,
+                    model,
+                    int(seed),
+                    settings,
+                    data_index=i,
+                    data_path=data_path(case, i) if data_path else None,
+                )
+            )
+    return out
 
 
 def _mse_rows(case, seed, split, batch_x_query, batch_x_target, task, params):
