@@ -520,7 +520,6 @@ def train_case(
     import numpy as np
     import pandas as pd
 
-
     if model not in MODEL_NAMES:
         raise SettingsError(
             f"{option_name('model', style)} {model!r} is unknown; allowed: {', '.join(MODEL_NAMES)}",
