@@ -99,7 +99,7 @@ def seed_for(*parts):
 
 
 def run_params(runs):
-    """Planned runs as a rule param (plain dicts: a change of any run's settings or seeds reruns the job)."""
+    """Planned runs as plain dicts for a params entry (a change of any run's settings or seeds reruns its job)."""
     return [r.to_param() for r in runs]
 
 
