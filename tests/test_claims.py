@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,7 +16,7 @@ from icdenoise.claims import deviations as dev
 from icdenoise.claims import gap_study as gap
 from icdenoise.claims import training_dynamics as fig3
 from icdenoise.studies import claims as cl
-from workflow_utils import PAPER_CONFIG, SMOKE_CONFIG, SMOKE_RESULTS, run_snakemake
+from workflow_utils import PAPER_CONFIG, REPO, SMOKE_CONFIG, SMOKE_RESULTS, run_snakemake
 
 PAPER = yaml.safe_load(PAPER_CONFIG.read_text())
 SETTINGS_KEYS = ("n", "L", "n_train", "n_test", "seeds", "dataset", "models", "cases", "context_sweep", "dim_shift")
@@ -50,6 +51,16 @@ def test_stats_and_half_unit():
     pooled = vd.Stats.pooled([1.0, 3.0], [0.1, 0.1], [100, 300])
     assert pooled.mean == pytest.approx(2.5) and pooled.se == pytest.approx(math.sqrt(10**2 + 30**2) / 400)
     assert vd.half_unit("0.327") == 0.0005 and vd.half_unit("5.127") == 0.0005 and vd.half_unit("1") == 0.0
+
+
+def test_seed_mean_adds_prompt_and_seed_se_in_quadrature():
+    """One definition, shared with the gap study: the mean prompt SE and the SE of the seeds' spread."""
+    from icdenoise.studies import gap_study
+
+    m, se = vd.seed_mean([1.0, 2.0, 3.0], [0.1, 0.3, 0.2])
+    assert m == 2.0 and se == pytest.approx(math.sqrt(0.2**2 + 1 / 3))
+    assert vd.seed_mean([4.0], [0.5]) == (4.0, 0.5)  # one seed: the prompt SE alone
+    assert gap_study.seed_mean is vd.seed_mean
 
 
 @pytest.mark.parametrize(
@@ -233,6 +244,48 @@ def test_build_claims_writes_the_ten_columns_and_strict_fails(tmp_path):
         cl.build_claims(paths, *outs, settings=s, strict=True)
     # strict mode fails on "not reproduced" only: a run whose claims are uncheckable passes
     cl.build_claims(paths, *outs, settings=settings(n=8), strict=True)
+
+
+def _smk_study_tables() -> dict:
+    """STUDY_TABLES of workflow/rules/claims.smk: the tables the claims rule reads, per study."""
+    import ast
+
+    text = (REPO / "workflow" / "rules" / "claims.smk").read_text()
+    start = text.index("STUDY_TABLES = {") + len("STUDY_TABLES = ")
+    return ast.literal_eval(text[start : text.index("}", start) + 1])
+
+
+def test_each_study_owns_its_claims_module():
+    """claims/<study>.py for each study with claims, found by name; it reads only its study's tables, which the
+    claims rule requests; every such module is in CLAIM_STUDIES (none is silently left out of the table)."""
+    import inspect
+
+    from icdenoise import claims as pkg
+
+    smk = _smk_study_tables()
+    modules = {p.stem for p in Path(pkg.__file__).parent.glob("*.py")} - {"__init__", "deviations"}
+    assert modules == set(cl.CLAIM_STUDIES) and set(cl.CLAIM_STUDIES) <= set(smk)
+    for study in cl.CLAIM_STUDIES:
+        module = pkg.for_study(study)
+        assert module.__name__ == f"icdenoise.claims.{study}"
+        assert list(inspect.signature(module.claims).parameters) == ["tables", "settings", "scale", "tol"]
+        assert set(module.TABLES) <= set(smk[study]), (study, module.TABLES, smk[study])
+    assert pkg.for_study("no_such_study") is None
+    assert set(dev.TABLES) <= {t for names in smk.values() for t in names} | {"dataset_choice"}
+
+
+def test_claims_order_is_the_papers_whatever_the_order_of_the_studies(monkeypatch):
+    """Figure 3's and Figure 6's claims in the paper's order, then the others in their studies' order: moving
+    alpha_beta_landscape (as in the README's list of studies) leaves the table unchanged."""
+    s = settings()
+    tables = _fig3_tables([0.325, 0.326, 0.327, 0.328, 0.329, 0.327])
+    ids = [c["id"] for c in cl.evaluate_claims(tables, s)]
+    assert ids[: len(cl.PAPER_ORDER)] == list(cl.PAPER_ORDER)
+    assert ids[len(cl.PAPER_ORDER)] == "gmm_train_below_bayes" and ids[-1] == "hopfield_one_step_gmm"
+    assert ids.index("prop2_subspace_bayes") < ids.index("fig4a_alphabeta_gamma_star") < ids.index("fig4b_mild_loss")
+    moved = tuple(x for x in cl.CLAIM_STUDIES if x != "alpha_beta_landscape")
+    monkeypatch.setattr(cl, "CLAIM_STUDIES", (*moved[:-1], "alpha_beta_landscape", moved[-1]))
+    assert [c["id"] for c in cl.evaluate_claims(tables, s)] == ids
 
 
 # --------------------------------------------------------------------------------------------
