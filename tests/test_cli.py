@@ -79,10 +79,21 @@ def test_help_shows_every_default_from_the_config():
             if action.option_strings and action.dest not in ("help", "case", "model", "out", "cases"):
                 assert "default" in (action.help or ""), (name, action.option_strings)
     text = subs["train"].format_help()
-    assert "sphere 200" in text and "(default 80)" in text and "(default 0.01)" in text
+    assert (
+        "sphere 200" in text
+        and "(default 80, config train.batch_size)" in text
+        and "(default 0.01, config train.lr)" in text
+    )
     cfg["n"], cfg["cases"]["sphere"]["epochs"] = 99, 7  # one source of truth: the help follows the config
-    text = build_parser(cfg)._subparsers._group_actions[0].choices["train"].format_help()
-    assert "(default 99)" in text and "sphere 7" in text
+    cfg["training_dynamics"]["baseline_fresh_prompts"], cfg["train"]["lr_gamma"] = 321, 0.5
+    cfg["run_name"], cfg["strict_claims"] = "mine", True
+    choices = build_parser(cfg)._subparsers._group_actions[0].choices
+    text = choices["train"].format_help()
+    assert "(default 99)" in text and "sphere 7" in text and "(default 0.5, config train.lr_gamma)" in text
+    assert "default 321, config training_dynamics.baseline_fresh_prompts" in " ".join(text.split())
+    text = " ".join(choices["claims"].format_help().split())
+    assert "(default: results/mine, config run_name)" in text and "(default on, config strict_claims)" in text
+    assert choices["claims"].parse_args([]).results == "results/mine" and choices["claims"].parse_args([]).strict
 
 
 # ----------------------------------------------------------------------------------- train
@@ -283,6 +294,27 @@ def test_bayes_at_paper_settings_matches_closed_forms_and_experiments_md():
     assert gmm["bayes"][0] is None and near(gmm["bayes"][1], gmm["bayes"][2], 0.0230, 0.00005)
     assert near(gmm["bayes_sigma0_to_0"][1], gmm["bayes_sigma0_to_0"][2], 0.0262, 0.00005)
     assert gmm["zero"][0] == 0.0825 and near(gmm["zero"][1], gmm["zero"][2], 0.0825)
+
+
+def test_bayes_and_train_use_the_configs_fresh_prompts(tmp_path, monkeypatch, capsys):
+    """A config with another training_dynamics.baseline_fresh_prompts: `bayes` and `train` draw that many."""
+    import yaml
+
+    from icdenoise import api
+    from icdenoise.cli import main
+
+    cfg = api.load_config()
+    cfg["training_dynamics"]["baseline_fresh_prompts"] = 321
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    monkeypatch.setattr(api, "config_path", lambda: path)  # where load_config() finds the checkout's config
+    assert main(["bayes", "--case", "subspace", "--L", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "Monte Carlo: 321 fresh prompts (seed index 0)" in out, out
+    tiny = ["--epochs", "1", "--L", "10", "--n-train", "20", "--n-test", "10", "--batch-size", "10", "--no-progress"]
+    assert main(["train", "--case", "sphere", "--model", "linear", "--seeds", "0", *tiny]) == 0
+    out = capsys.readouterr().out
+    assert "(Monte Carlo, 321 prompts)" in out, out
 
 
 # ----------------------------------------------------------------------------------- check-config

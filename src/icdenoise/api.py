@@ -73,7 +73,8 @@ class SettingsError(ValueError):
         self.option = option
 
 
-#: Settings that are not per case, and where they live in the config.
+#: Settings that are not per case, and the config key each reads: its default is the config's value there
+#: (or, for a config without the key, the schema's default, as the workflow's ``validate`` fills it in).
 GLOBAL_KEYS: dict[str, tuple[str, ...]] = {
     "n": ("n",),
     "L": ("L",),
@@ -88,13 +89,17 @@ GLOBAL_KEYS: dict[str, tuple[str, ...]] = {
     "base_seed": ("base_seed",),
     "dataset": ("dataset",),
     "shared_data_seed": ("shared_data_seed",),
-    "prompts": ("baselines", "fresh_prompts"),
+    "prompts": ("training_dynamics", "baseline_fresh_prompts"),
 }
 #: The models of §3.1 (icdenoise.models.MODELS, which imports torch; checked equal in the tests).
 MODEL_NAMES = ("linear", "softmax")
 #: Settings of a case block, ``cases.<case>.<key>``.
 CASE_KEYS = ("d", "R", "p", "sigma0_2", "sigma_z2", "epochs")
 SETTING_KEYS = tuple(GLOBAL_KEYS) + CASE_KEYS
+#: The config's top-level keys a one-off run reads.
+TOP_LEVEL_KEYS = tuple(dict.fromkeys(["cases", *(path[0] for path in GLOBAL_KEYS.values())]))
+#: The one default with no config key: the data-seed index of the Monte Carlo prompts (oracle_mses, ``bayes --seed``).
+MC_SEED_INDEX = 0
 
 
 def option_name(key: str, style: str = "keyword") -> str:
@@ -122,6 +127,13 @@ def config_path() -> Path:
 
 def schema_path() -> Path:
     return checkout_root() / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def load_schema() -> dict:
+    """The workflow's config schema (workflow/schemas/config.schema.yaml)."""
+    import yaml
+
+    return yaml.safe_load(schema_path().read_text())
 
 
 def load_config(path: str | Path | None = None) -> dict:
@@ -163,6 +175,35 @@ def _get(cfg: dict, path: tuple[str, ...]):
     return node
 
 
+_MISSING = object()
+
+
+def _schema_default(schema: dict, path: tuple[str, ...]):
+    """The schema's ``default`` at a config path, or _MISSING where it has none."""
+    from .config import _resolve
+
+    node = schema
+    for p in path:
+        node = _resolve(node, schema).get("properties", {}).get(p)
+        if not isinstance(node, dict):
+            return _MISSING
+    node = _resolve(node, schema)
+    return copy.deepcopy(node["default"]) if "default" in node else _MISSING
+
+
+def config_value(cfg: dict, path: tuple[str, ...], schema: dict | None = None):
+    """The config's value at ``path``, else the schema's default there, else SettingsError naming the key."""
+    node = cfg
+    for p in path:
+        if not isinstance(node, dict) or p not in node:
+            value = _schema_default(load_schema() if schema is None else schema, path)
+            if value is _MISSING:
+                raise SettingsError(f"config key '{'.'.join(path)}' is missing from the config and has no default")
+            return value
+        node = node[p]
+    return node
+
+
 def _set(cfg: dict, path: tuple[str, ...], value) -> None:
     node = cfg
     for p in path[:-1]:
@@ -174,18 +215,26 @@ def _config_key(case: str, key: str) -> str:
     return ".".join(GLOBAL_KEYS[key]) if key in GLOBAL_KEYS else f"cases.{case}.{key}"
 
 
-def _translate(messages: list[str], case: str, style: str) -> list[str]:
-    """The validator's messages about keys a setting controls, naming the option instead of the key."""
+def _translate(messages: list[str], case: str, style: str, written=()) -> list[tuple[str | None, str]]:
+    """(setting, message) per validator message: the option named instead of the key where a setting maps to it.
+
+    A message no setting maps to passes through as it is (setting None), naming its config key. A message
+    that the API's own writes caused (``written``: the dotted keys it set) and cannot map is a bug of the
+    option -> key table (GLOBAL_KEYS): RuntimeError, never a dropped or misleading message.
+    """
     by_key = {_config_key(case, k): k for k in SETTING_KEYS}
     out = []
     for msg in messages:
         m = re.match(r"config key '([^']+)'", msg)
-        if not m:
+        path = re.sub(r"(\[\d+\])+$", "", m.group(1)) if m else None
+        key = by_key.get(path)
+        rest = msg[m.end() :] if m else msg
+        if path is not None and any(w == path or w.startswith(path + ".") for w in written):
+            if key is None or rest.startswith(" is unknown"):
+                raise RuntimeError(f"icdenoise bug: a setting is mapped to a config key the schema rejects: {msg}")
+        if key is None:  # a key no setting controls: passed on as the validator named it
+            out.append((None, msg))
             continue
-        key = by_key.get(re.sub(r"\[\d+\]$", "", m.group(1)))
-        if key is None:  # a workflow-only section (figures, studies, ...): not a one-off setting
-            continue
-        rest = msg[m.end() :]
         if style == "option":  # other settings the message mentions, e.g. "must be < n = 16"
             rest = re.sub(r"(?<![\w.'-])(n_train|n|L) = ", lambda k: option_name(k.group(1), style) + " = ", rest)
         out.append((key, option_name(key, style) + rest))
@@ -199,8 +248,11 @@ def paper_settings(case: str, config: dict | None = None, *, style: str = "keywo
     (subspace: ``d, sigma0_2, sigma_z2`` (Prop. 2); sphere: ``d, R, sigma_z2`` (Prop. 3); gmm:
     ``p, R, sigma0_2, sigma_z2`` (Prop. 4)), ``epochs, n_train, n_test, batch_size, lr, lr_milestones,
     lr_gamma, threads, device`` (§3 training), ``base_seed, dataset, shared_data_seed`` (seeds) and
-    ``prompts`` (Monte Carlo prompts of the oracle MSEs). An override of None keeps the default.
-    Raises SettingsError naming the setting (``style="option"``: as ``--sigma-z2``).
+    ``prompts`` (Monte Carlo prompts of the oracle MSEs). Each default is the config's value at its key
+    (GLOBAL_KEYS; ``cases.<case>.<key>``), the schema's default for a config without it; an override of
+    None keeps the default. The keys the run reads are validated as the workflow validates them.
+    Raises SettingsError naming the setting (``style="option"``: as ``--sigma-z2``), or the config key
+    where no setting controls it.
     """
     cfg = load_config() if config is None else config
     if case not in CASES:
@@ -223,21 +275,27 @@ def paper_settings(case: str, config: dict | None = None, *, style: str = "keywo
                 f"{option_name(key, style)} does not apply to case {case} (its task parameters: {names})",
                 option_name(key, style),
             )
-    merged = copy.deepcopy(cfg)
+    # The keys a one-off run reads: the global settings' sections and this case's block (a study's
+    # section, or another case's block, is not checked against overrides it never uses; check-config
+    # checks a whole config).
+    run = {k: copy.deepcopy(cfg[k]) for k in TOP_LEVEL_KEYS if k in cfg}
+    run["cases"] = {case: copy.deepcopy(cfg["cases"][case])}
+    written = []
     for key, value in given.items():
         if isinstance(value, tuple):
             value = list(value)
-        _set(merged, GLOBAL_KEYS.get(key, ("cases", case, key)), value)
-
-    import yaml
+        path = GLOBAL_KEYS.get(key, ("cases", case, key))
+        _set(run, path, value)
+        written.append(".".join(path))
 
     from .config import relation_errors, schema_errors
 
-    schema = yaml.safe_load(schema_path().read_text())
-    problems = _translate(schema_errors(merged, schema), case, style)
+    schema = load_schema()
+    run_schema = {**schema, "required": [k for k in schema.get("required", []) if k in TOP_LEVEL_KEYS]}
+    problems = _translate(schema_errors(run, run_schema), case, style, written)
     if not problems:
-        problems = _translate(relation_errors(merged), case, style)
-    prompts = _get(merged, GLOBAL_KEYS["prompts"])
+        problems = _translate(relation_errors(run), case, style, written)
+    prompts = _get(run, GLOBAL_KEYS["prompts"])
     if not problems and isinstance(prompts, int) and prompts < 2:
         problems = [
             (
@@ -247,27 +305,16 @@ def paper_settings(case: str, config: dict | None = None, *, style: str = "keywo
             )
         ]
     if problems:
-        raise SettingsError("; ".join(msg for _, msg in problems), option_name(problems[0][0], style))
+        first = problems[0][0]
+        raise SettingsError("; ".join(msg for _, msg in problems), option_name(first, style) if first else None)
 
     out = {"case": case}
     for key, path in GLOBAL_KEYS.items():
-        out[key] = _get(merged, path)
-    block = merged["cases"][case]
+        out[key] = config_value(run, path, schema)
+    block = run["cases"][case]
     for key in (*task_keys, "epochs"):
         out[key] = block[key]
-    out["lr_milestones"] = list(out["lr_milestones"] if out["lr_milestones"] is not None else [0.8, 0.9])
-    defaults = {
-        "lr_gamma": 0.1,
-        "threads": 1,
-        "device": "auto",
-        "base_seed": 0,
-        "dataset": "per_seed",
-        "shared_data_seed": 0,
-        "prompts": 50000,
-    }  # the schema's defaults, for a config without them
-    for key, value in defaults.items():
-        if out[key] is None:
-            out[key] = value
+    out["lr_milestones"] = list(out["lr_milestones"])
     return out
 
 
@@ -283,7 +330,7 @@ def sample_prompts(case: str, num_prompts: int, seed: int = 0, **overrides) -> P
     """``num_prompts`` prompts E = (X_1..X_L, x̃) of ``case`` (§2.2, Fig. 2), x̃ = X_{L+1} + Z, Z ~ N(0, σZ² I_n).
 
     Settings default to the paper's (config/config.yaml; any of ``n, L, d, R, p, sigma0_2, sigma_z2``
-    may be overridden). ``seed`` seeds the generator directly (PCG64); every prompt draws its own task:
+    may be overridden). ``seed`` (no config key) seeds the generator directly (PCG64); each prompt draws its task:
     subspace (Prop. 2), sphere (Prop. 3) or mixture centres (Prop. 4), returned in ``batch.task``.
     Arrays: ``X`` (B, L, n), ``x_query`` and ``x_target`` (B, n), float32.
     """
@@ -314,20 +361,29 @@ ORACLE_DESCRIPTIONS = {
 }
 
 
-def oracle_mses(case: str, *, seed: int = 0, monte_carlo: bool = True, style: str = "keyword", **overrides):
+def oracle_mses(
+    case: str,
+    *,
+    seed: int = MC_SEED_INDEX,
+    monte_carlo: bool = True,
+    config: dict | None = None,
+    style: str = "keyword",
+    **overrides,
+):
     """Expected MSE of every oracle of ``case`` (Props. 2-4, Eq. 8, zero predictor), as a DataFrame.
 
     Rows ``case, estimator, source, num_prompts, mse, mse_se, description``: ``source`` "closed form"
     where the paper has one (subspace: Bayes (d/n)σ0²σZ²/(σ0²+σZ²) = 1/3, projection (d/n)σZ²; every
     case: zero predictor), and "monte carlo" (``prompts`` fresh prompts, standard error ``mse_se``)
-    for every oracle when ``monte_carlo``. Settings as in paper_settings; ``seed`` is the data-seed
-    index of ``derive_seed(base_seed, "baselines_fresh", case, seed)``, the workflow's fresh prompts.
+    for every oracle when ``monte_carlo``. Settings as in paper_settings (of ``config``, default the
+    checkout's); ``seed`` (no config key) is the data-seed index of ``derive_seed(base_seed,
+    "baselines_fresh", case, seed)``, the workflow's fresh prompts.
     """
     import pandas as pd
 
     from .bayes import bayes_mse_monte_carlo
 
-    s = paper_settings(case, style=style, **overrides)
+    s = paper_settings(case, config, style=style, **overrides)
     params = task_params(s)
     rows = []
     for name, value in _theory_mse(case, s["n"], params).items():
@@ -418,7 +474,8 @@ def build_model(
     """An attention denoiser (Eq. 11 linear / Eq. 12 softmax) with n x n weights (n: the config's by default).
 
     With ``alpha`` and ``beta``: the scaled-identity weights W_PV = αI, W_KQ = βI of §3.1 (e.g. the
-    sphere heuristic α = 1, β = 1/σZ²); otherwise the paper's initialisation U[−1/√n, 1/√n] from ``seed``.
+    sphere heuristic α = 1, β = 1/σZ²); otherwise the paper's initialisation U[−1/√n, 1/√n] from ``seed``
+    (a torch generator seed; no config key).
     """
     import numpy as np
     import torch
@@ -427,7 +484,7 @@ def build_model(
 
     if model not in MODEL_NAMES:
         raise SettingsError(f"model {model!r} is unknown; allowed: {', '.join(MODEL_NAMES)}", "model")
-    n = int(load_config()["n"] if n is None else n)
+    n = int(config_value(load_config(), GLOBAL_KEYS["n"]) if n is None else n)
     if (alpha is None) != (beta is None):
         raise SettingsError("give both alpha and beta (scaled identity) or neither (random initialisation)", "alpha")
     if alpha is not None:
@@ -439,14 +496,20 @@ def build_model(
 def train_model(train_set: PromptBatch, test_set: PromptBatch, model: str, epochs: int, **train_config):
     """Train ``model`` (Eq. 11 or 12) on ``train_set`` as in §3: Adam on the per-component Eq. 1 loss.
 
-    ``train_config``: the fields of icdenoise.TrainConfig (batch_size=80, lr=1e-2, lr_milestones=(0.8, 0.9),
-    lr_gamma=0.1, seed, device, progress, ...). Returns icdenoise.train.TrainResult: per-epoch curves
-    ``train_mse, test_mse, alpha, beta, lr`` (index 0 = initial weights) and final ``W_KQ, W_PV``.
+    ``train_config``: the fields of icdenoise.TrainConfig; ``batch_size, lr, lr_milestones, lr_gamma,
+    threads, device`` default to the config's (``train.*``, ``device``), the rest (``seed``, ``progress``,
+    ...) to TrainConfig's. Returns icdenoise.train.TrainResult: per-epoch curves ``train_mse, test_mse,
+    alpha, beta, lr`` (index 0 = initial weights) and final ``W_KQ, W_PV``.
     Raises TrainingDiverged when the loss becomes NaN/inf or explodes.
     """
     from .train import TrainConfig, train
 
-    return train(train_set, test_set, TrainConfig(model=model, epochs=int(epochs), **train_config))
+    cfg, schema = load_config(), load_schema()
+    keys = ("batch_size", "lr", "lr_milestones", "lr_gamma", "threads", "device")
+    settings = {k: config_value(cfg, GLOBAL_KEYS[k], schema) for k in keys}
+    settings["lr_milestones"] = tuple(settings["lr_milestones"])
+    settings.update(train_config)
+    return train(train_set, test_set, TrainConfig(model=model, epochs=int(epochs), **settings))
 
 
 @dataclass

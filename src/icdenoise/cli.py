@@ -3,7 +3,8 @@
 Subcommands: ``train`` (sample, train, summarise one case and model over seeds), ``bayes`` (every
 oracle's MSE and, for the subspace case, γ*(L)), ``check-config`` (the workflow's config validation,
 without Snakemake) and ``claims`` (the verdict table of a finished run). Defaults are read from the
-checkout's ``config/config.yaml`` when the parser is built, so ``--help`` shows the values in force.
+checkout's ``config/config.yaml`` when the parser is built, so ``--help`` shows the values in force; an
+option with no config key says so in its help, and its default is defined once (argparse, or the API).
 
 Exit status: 0 success; 1 a training run diverged (the message names its seed and settings); 2 bad
 input (one line naming the option, no traceback) or a missing input file.
@@ -19,8 +20,12 @@ from pathlib import Path
 from . import __version__
 from .api import (
     CASE_KEYS,
+    GLOBAL_KEYS,
+    MC_SEED_INDEX,
     SettingsError,
+    config_value,
     load_config,
+    load_schema,
     merge_config,
     oracle_mses,
     paper_settings,
@@ -29,6 +34,7 @@ from .api import (
     task_params,
     train_case,
 )
+from .config import run_name_from
 from .tasks import CASE_PARAMS, CASES
 from .verdict import CLAIM_TEXT_COLUMNS
 
@@ -58,13 +64,17 @@ def _per_case(cfg: dict, key: str) -> str:
     )
 
 
-def _g(cfg: dict, *path, default="?"):
-    node = cfg
-    for p in path:
-        if not isinstance(node, dict) or p not in node:
-            return default
-        node = node[p]
-    return node
+def _default(cfg: dict, key: str, schema: dict):
+    """The default of a setting as the API resolves it (GLOBAL_KEYS: the config, else the schema); '?' if none."""
+    try:
+        return config_value(cfg, GLOBAL_KEYS.get(key, (key,)), schema)
+    except SettingsError:
+        return "?"
+
+
+def _key(key: str) -> str:
+    """'config train.lr': where the default of a setting lives."""
+    return "config " + ".".join(GLOBAL_KEYS[key])
 
 
 def _nonneg_int(text: str) -> int:
@@ -74,10 +84,10 @@ def _nonneg_int(text: str) -> int:
     return value
 
 
-def _add_task_options(p, cfg: dict, L_help: str) -> None:
+def _add_task_options(p, cfg: dict, schema: dict, L_help: str) -> None:
     g = p.add_argument_group("task settings (paper §2.2; defaults from config/config.yaml)")
-    g.add_argument("--n", type=int, metavar="N", help=f"ambient dimension (default {_g(cfg, 'n')})")
-    g.add_argument("--L", type=int, metavar="L", help=f"{L_help} (default {_g(cfg, 'L')})")
+    g.add_argument("--n", type=int, metavar="N", help=f"ambient dimension (default {_default(cfg, 'n', schema)})")
+    g.add_argument("--L", type=int, metavar="L", help=f"{L_help} (default {_default(cfg, 'L', schema)})")
     g.add_argument(
         "--d",
         type=int,
@@ -107,20 +117,19 @@ def _add_task_options(p, cfg: dict, L_help: str) -> None:
     )
 
 
-def _add_seed_options(p, cfg: dict, prompts_help: str) -> None:
+def _add_seed_options(p, cfg: dict, schema: dict, prompts_help: str) -> None:
     g = p.add_argument_group("seeds and Monte Carlo")
     g.add_argument(
         "--base-seed",
         type=_nonneg_int,
         metavar="S",
-        help=f"base of every derived seed (default {_g(cfg, 'base_seed', default=0)})",
+        help=f"base of every derived seed (default {_default(cfg, 'base_seed', schema)})",
     )
     g.add_argument(
         "--prompts",
         type=int,
         metavar="N",
-        help=f"{prompts_help} (prompts; default {_g(cfg, 'baselines', 'fresh_prompts', default=50000)}, "
-        "config baselines.fresh_prompts)",
+        help=f"{prompts_help} (prompts; default {_default(cfg, 'prompts', schema)}, {_key('prompts')})",
     )
 
 
@@ -141,9 +150,12 @@ def build_parser(cfg: dict) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
-    cases = list(cfg.get("cases") or {}) or list(CASES)
-    train_cfg = cfg.get("train") or {}
-    milestones = train_cfg.get("lr_milestones", [0.8, 0.9])
+    schema = load_schema()
+    cases = list(cfg.get("cases") or {})
+    milestones = _default(cfg, "lr_milestones", schema)
+    milestones = " ".join(map(_fmt, milestones)) if isinstance(milestones, list) else milestones
+    seeds = _default(cfg, "seeds", schema)
+    seeds = " ".join(map(str, seeds)) if isinstance(seeds, list) else seeds
 
     # ---------------------------------------------------------------- train
     t = sub.add_parser(
@@ -173,23 +185,37 @@ def build_parser(cfg: dict) -> argparse.ArgumentParser:
         type=_nonneg_int,
         nargs="+",
         metavar="S",
-        help=f"training seeds (default: {' '.join(map(str, cfg.get('seeds', [0])))}, config seeds)",
+        help=f"training seeds (default: {seeds}, config seeds)",
     )
     t.add_argument(
         "--out",
         metavar="PATH",
-        help="write the rows to PATH and the curves to PATH with .curves.parquet (see below; default: write nothing)",
+        help="write the rows to PATH and the curves to PATH with .curves.parquet (see below; default: write "
+        "nothing; no config key)",
     )
-    _add_task_options(t, cfg, "clean context tokens per prompt, the query extra")
+    _add_task_options(t, cfg, schema, "clean context tokens per prompt, the query extra")
     g = t.add_argument_group("training (§3; defaults from config/config.yaml)")
     g.add_argument("--epochs", type=int, metavar="E", help=f"training epochs (default: {_per_case(cfg, 'epochs')})")
-    g.add_argument("--n-train", type=int, metavar="N", help=f"training prompts per seed (default {_g(cfg, 'n_train')})")
-    g.add_argument("--n-test", type=int, metavar="N", help=f"test prompts per seed (default {_g(cfg, 'n_test')})")
     g.add_argument(
-        "--batch-size", type=int, metavar="B", help=f"prompts per Adam step (default {_g(train_cfg, 'batch_size')})"
+        "--n-train",
+        type=int,
+        metavar="N",
+        help=f"training prompts per seed (default {_default(cfg, 'n_train', schema)})",
     )
     g.add_argument(
-        "--lr", type=float, metavar="LR", help=f"Adam learning rate, per step (default {_g(train_cfg, 'lr')})"
+        "--n-test", type=int, metavar="N", help=f"test prompts per seed (default {_default(cfg, 'n_test', schema)})"
+    )
+    g.add_argument(
+        "--batch-size",
+        type=int,
+        metavar="B",
+        help=f"prompts per Adam step (default {_default(cfg, 'batch_size', schema)}, {_key('batch_size')})",
+    )
+    g.add_argument(
+        "--lr",
+        type=float,
+        metavar="LR",
+        help=f"Adam learning rate, per step (default {_default(cfg, 'lr', schema)}, {_key('lr')})",
     )
     g.add_argument(
         "--lr-milestones",
@@ -197,42 +223,45 @@ def build_parser(cfg: dict) -> argparse.ArgumentParser:
         nargs="*",
         metavar="F",
         help="fractions of the epochs after which the lr is multiplied by --lr-gamma; none: constant lr "
-        f"(default {' '.join(map(_fmt, milestones))})",
+        f"(default {milestones}, {_key('lr_milestones')})",
     )
     g.add_argument(
         "--lr-gamma",
         type=float,
         metavar="G",
-        help=f"lr decay factor (default {_g(train_cfg, 'lr_gamma', default=0.1)})",
+        help=f"lr decay factor (default {_default(cfg, 'lr_gamma', schema)}, {_key('lr_gamma')})",
     )
     g.add_argument(
         "--device",
         choices=("auto", "cpu", "cuda"),
         help="auto: CUDA when torch sees it, else CPU; cuda: fail if absent "
-        f"(default {_g(cfg, 'device', default='auto')})",
+        f"(default {_default(cfg, 'device', schema)})",
     )
     g.add_argument(
-        "--threads", type=int, metavar="T", help=f"torch CPU threads (default {_g(train_cfg, 'threads', default=1)})"
+        "--threads",
+        type=int,
+        metavar="T",
+        help=f"torch CPU threads (default {_default(cfg, 'threads', schema)}, {_key('threads')})",
     )
     g.add_argument(
         "--dataset",
         choices=("per_seed", "shared"),
         help=f"per_seed: each seed samples its own prompts; shared: every seed trains on those of "
-        f"--shared-data-seed, as the authors' code did (default {_g(cfg, 'dataset', default='per_seed')})",
+        f"--shared-data-seed, as the authors' code did (default {_default(cfg, 'dataset', schema)})",
     )
     g.add_argument(
         "--shared-data-seed",
         type=_nonneg_int,
         metavar="S",
-        help=f"data seed with --dataset shared (default {_g(cfg, 'shared_data_seed', default=0)})",
+        help=f"data seed with --dataset shared (default {_default(cfg, 'shared_data_seed', schema)})",
     )
     g.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="a progress bar per run (default: only when stderr is a terminal)",
+        help="a progress bar per run (default: only when stderr is a terminal; no config key)",
     )
-    _add_seed_options(t, cfg, "Monte Carlo prompts for the Bayes reference of sphere and gmm")
+    _add_seed_options(t, cfg, schema, "Monte Carlo prompts for the Bayes reference of sphere and gmm")
     t.set_defaults(func=cmd_train)
 
     # ---------------------------------------------------------------- bayes
@@ -256,14 +285,14 @@ def build_parser(cfg: dict) -> argparse.ArgumentParser:
         help=f"case (repeatable; default: every case in the config: {', '.join(cases)}); a task option "
         "then applies to every case that has it",
     )
-    _add_task_options(b, cfg, "context length for γ*(L) (subspace)")
-    _add_seed_options(b, cfg, "Monte Carlo prompts per case")
+    _add_task_options(b, cfg, schema, "context length for γ*(L) (subspace)")
+    _add_seed_options(b, cfg, schema, "Monte Carlo prompts per case")
     b.add_argument(
         "--seed",
         type=_nonneg_int,
-        default=0,
+        default=MC_SEED_INDEX,
         metavar="S",
-        help="data-seed index of the Monte Carlo prompts (default 0)",
+        help=f"data-seed index of the Monte Carlo prompts (default {MC_SEED_INDEX}; no config key)",
     )
     b.set_defaults(func=cmd_bayes)
 
@@ -289,17 +318,27 @@ def build_parser(cfg: dict) -> argparse.ArgumentParser:
         "id, paper value, reproduced value, spread and verdict per claim, then 'N of M claims "
         "reproduced (K not checkable at this scale)'.",
     )
+    results = f"results/{run_name_from(cfg, {}, [])[0]}"
     k.add_argument(
         "results",
         nargs="?",
-        default="results/paper",
+        default=results,
         metavar="RESULTS_DIR",
-        help="the results folder of one config, results/<run_name> (default: results/paper, config/config.yaml)",
+        help=f"the results folder of one config, results/<run_name> (default: {results}, config run_name)",
     )
     k.add_argument(
-        "--wide", action="store_true", help="also print each claim's source, statement, tolerance and evidence"
+        "--wide",
+        action="store_true",
+        help="also print each claim's source, statement, tolerance and evidence (default off; no config key)",
     )
-    k.add_argument("--strict", action="store_true", help="exit 1 when any claim is not reproduced")
+    strict = _default(cfg, "strict_claims", schema)
+    k.add_argument(
+        "--strict",
+        action=argparse.BooleanOptionalAction,
+        default=strict is True,
+        help=f"exit 1 when any claim is not reproduced (default {'on' if strict is True else 'off'}, "
+        "config strict_claims)",
+    )
     k.set_defaults(func=cmd_claims)
     return parser
 
@@ -354,7 +393,7 @@ def cmd_train(args, cfg) -> int:
         "shared_data_seed",
         "prompts",
     )
-    seeds = args.seeds if args.seeds is not None else list(cfg.get("seeds", [0]))
+    seeds = args.seeds if args.seeds is not None else list(config_value(cfg, ("seeds",)))
     out = Path(args.out) if args.out else None
     if out is not None and out.is_dir():
         raise SettingsError(f"--out {args.out} is a directory; give a file name such as run.parquet", "--out")
@@ -448,9 +487,9 @@ def cmd_bayes(args, cfg) -> int:
     plans = []
     for case in cases:
         own = task if explicit else {k: v for k, v in task.items() if k in CASE_PARAMS[case]}
-        plans.append((case, own, paper_settings(case, style="option", **common, **own)))
+        plans.append((case, own, paper_settings(case, cfg, style="option", **common, **own)))
     for i, (case, own, s) in enumerate(plans):
-        table = oracle_mses(case, seed=args.seed, style="option", **common, **own)
+        table = oracle_mses(case, seed=args.seed, config=cfg, style="option", **common, **own)
         if i:
             print()
         print(
