@@ -156,13 +156,15 @@ def plain(value):
 def rule_kwargs(
     sm, *, wildcards: Mapping[str, type] | None = None, threads: bool = False, gpu_token: bool = False
 ) -> dict:
-    """The keyword arguments a rule passes to its study function: every named param (as plain values),
-    the given wildcards converted by their type (e.g. ``{"seed": int}``), ``threads`` and, for
-    training rules (``gpu_token=True``), the rule's ``gpu`` resource token and the config's ``device``.
+    """The keyword arguments a rule passes to its study function: every named param (as plain values)
+    but ``code``, the given wildcards converted by their type (e.g. ``{"seed": int}``), ``threads`` and,
+    for training rules (``gpu_token=True``), the rule's ``gpu`` resource token and the config's ``device``.
 
     Placement and speed settings (``device``, threads) are read here, not declared as rule params:
-    Snakemake reruns a job whose params change, and these do not change results."""
-    kwargs = {name: plain(value) for name, value in sm.params.items()}
+    Snakemake reruns a job whose params change, and these do not change results. ``code`` (the
+    fingerprint of the package code the script imports, :mod:`icdenoise.fingerprint`) is a param only
+    so that Snakemake reruns the job when that code changes; no study function takes it."""
+    kwargs = {name: plain(value) for name, value in sm.params.items() if name != "code"}
     for name, kind in (wildcards or {}).items():
         kwargs[name] = kind(sm.wildcards[name])
     if threads:

@@ -50,6 +50,7 @@ rule train_dataset_choice:
         case_params=lambda w: case_params("subspace"),
         epochs=lambda w: config["cases"]["subspace"]["epochs"],
         train_settings=TRAIN_SETTINGS,
+        code=code_fingerprint("train_dataset_choice"),
     script:
         "../scripts/train_dataset_choice.py"
 
@@ -127,5 +128,6 @@ rule claims:
     params:
         settings=CLAIM_SETTINGS,
         strict=STRICT_CLAIMS,
+        code=code_fingerprint("claims"),
     script:
         "../scripts/claims.py"

@@ -43,6 +43,7 @@ rule train_context_sweep:
         train_settings=TRAIN_SETTINGS,
         fresh_prompts=CS["fresh_prompts"],
         fresh_seeds={L: seed_for("context_sweep_fresh", L) for L in CS["L"]},
+        code=code_fingerprint("train_context_sweep"),
     script:
         "../scripts/train_context_sweep.py"
 
@@ -58,6 +59,8 @@ rule gather_context_sweep:
         f"{RESULTS}/logs/gather_context_sweep.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        code=code_fingerprint("gather_context_sweep"),
     script:
         "../scripts/gather_context_sweep.py"
 
@@ -80,5 +83,6 @@ rule plot_context_sweep:
         "../../envs/plot.yaml"
     params:
         run_name=RUN_NAME,
+        code=code_fingerprint("plot_context_sweep"),
     script:
         "../scripts/plot_context_sweep.py"

@@ -25,6 +25,7 @@ rule dam_energy_data:
     params:
         settings={k: v for k, v in DE.items() if k != "enabled"},
         seed=seed_for("fig5"),
+        code=code_fingerprint("dam_energy_data"),
     script:
         "../scripts/dam_energy_data.py"
 
@@ -49,5 +50,6 @@ rule plot_dam_energy:
     params:
         run_name=RUN_NAME,
         panels=DE["panels"],
+        code=code_fingerprint("plot_dam_energy"),
     script:
         "../scripts/plot_dam_energy.py"

@@ -46,6 +46,7 @@ rule train_dim_shift:
             )
             for s in DS["seeds"]
         ],
+        code=code_fingerprint("train_dim_shift"),
     script:
         "../scripts/train_dim_shift.py"
 
@@ -72,6 +73,7 @@ rule evaluate_dim_shift:
             )
             for c in DS_CASES
         },
+        code=code_fingerprint("evaluate_dim_shift"),
     script:
         "../scripts/evaluate_dim_shift.py"
 
@@ -98,6 +100,7 @@ rule dim_shift_oracles:
             )
             for c in DS_CASES
         },
+        code=code_fingerprint("dim_shift_oracles"),
     script:
         "../scripts/dim_shift_oracles.py"
 
@@ -121,6 +124,7 @@ rule gather_dim_shift:
         n=config["n"],
         sigma0_2=config["cases"].get("subspace", {}).get("sigma0_2", 0.0),
         sigma_z2=config["cases"].get("subspace", {}).get("sigma_z2", 0.0),
+        code=code_fingerprint("gather_dim_shift"),
     script:
         "../scripts/gather_dim_shift.py"
 
@@ -144,5 +148,6 @@ rule plot_dim_shift:
         "../../envs/plot.yaml"
     params:
         run_name=RUN_NAME,
+        code=code_fingerprint("plot_dim_shift"),
     script:
         "../scripts/plot_dim_shift.py"

@@ -68,6 +68,7 @@ rule train_gap_study:
         },
         fresh_seed=lambda w: seed_for("gap_fresh", w.case, w.L),
         landscape_seed=lambda w: seed_for("gap_landscape", w.case, w.L),
+        code=code_fingerprint("train_gap_study"),
     script:
         "../scripts/train_gap_study.py"
 
@@ -87,6 +88,7 @@ rule gather_gap_study:
         "../../envs/analysis.yaml"
     params:
         N_ref=config["n_train"],
+        code=code_fingerprint("gather_gap_study"),
     script:
         "../scripts/gather_gap_study.py"
 
@@ -108,5 +110,7 @@ rule plot_gap_study:
         f"{RESULTS}/logs/plot_gap_study.log",
     conda:
         "../../envs/plot.yaml"
+    params:
+        code=code_fingerprint("plot_gap_study"),
     script:
         "../scripts/plot_gap_study.py"

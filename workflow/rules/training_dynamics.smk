@@ -33,6 +33,7 @@ rule sample_prompts:
             )
             for c in CASES
         },
+        code=code_fingerprint("sample_prompts"),
     script:
         "../scripts/sample_prompts.py"
 
@@ -65,6 +66,7 @@ rule train:
         epochs=lambda w: config["cases"][w.case]["epochs"],
         n_train=config["n_train"],
         train_settings=TRAIN_SETTINGS,
+        code=code_fingerprint("train"),
     script:
         "../scripts/train.py"
 
@@ -91,6 +93,7 @@ rule evaluate_baselines:
             )
             for c in CASES
         },
+        code=code_fingerprint("evaluate_baselines"),
     script:
         "../scripts/evaluate_baselines.py"
 
@@ -112,6 +115,8 @@ rule gather_training_dynamics:
         f"{RESULTS}/logs/gather_training_dynamics.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        code=code_fingerprint("gather_training_dynamics"),
     script:
         "../scripts/gather_training_dynamics.py"
 
@@ -137,5 +142,6 @@ rule plot_training_dynamics:
     params:
         run_name=RUN_NAME,
         heatmap_seed=TD["heatmap_seed"],
+        code=code_fingerprint("plot_training_dynamics"),
     script:
         "../scripts/plot_training_dynamics.py"
