@@ -83,7 +83,7 @@ rule plot_alpha_beta_landscape:
         png=report(
             f"{RESULTS}/figures/fig6.png",
             caption="../report/alpha_beta_landscape.rst",
-            category="6. Figure 6",
+            category=report_category("alpha_beta_landscape"),
         ),
     log:
         f"{RESULTS}/logs/plot_alpha_beta_landscape.log",

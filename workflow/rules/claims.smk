@@ -114,12 +114,12 @@ rule claims:
         claims_html=report(
             f"{RESULTS}/report/claims.html",
             caption="../report/claims.rst",
-            category="1. Verdict",
+            category=VERDICT_CATEGORY,
         ),
         deviations_html=report(
             f"{RESULTS}/report/deviations.html",
             caption="../report/claims_deviations.rst",
-            category="1. Verdict",
+            category=VERDICT_CATEGORY,
         ),
     log:
         f"{RESULTS}/logs/claims.log",

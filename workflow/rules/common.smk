@@ -14,6 +14,8 @@ from icdenoise.config import ConfigError, gpu_visible, prepare_config  # noqa: E
 from icdenoise.config import device_error, study_enabled  # noqa: E402
 from icdenoise.fingerprint import code_fingerprint as _fingerprint  # noqa: E402
 from icdenoise.resume import claim_workdir  # noqa: E402
+from icdenoise.studies.registry import STUDIES, VERDICT_CATEGORY  # noqa: E402
+from icdenoise.studies.registry import report_category  # noqa: E402
 from icdenoise.tasks import derive_seed  # noqa: E402
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"

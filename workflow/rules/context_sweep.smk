@@ -75,7 +75,7 @@ rule plot_context_sweep:
         png=report(
             f"{RESULTS}/figures/fig4a.png",
             caption="../report/context_sweep.rst",
-            category="3. Figure 4a",
+            category=report_category("context_sweep"),
         ),
     log:
         f"{RESULTS}/logs/plot_context_sweep.log",

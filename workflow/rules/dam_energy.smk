@@ -41,7 +41,7 @@ rule plot_dam_energy:
         png=report(
             f"{RESULTS}/figures/fig5.png",
             caption="../report/dam_energy.rst",
-            category="5. Figure 5",
+            category=report_category("dam_energy"),
         ),
     log:
         f"{RESULTS}/logs/plot_dam_energy.log",

@@ -140,7 +140,7 @@ rule plot_dim_shift:
         png=report(
             f"{RESULTS}/figures/fig4b.png",
             caption="../report/dim_shift.rst",
-            category="4. Figure 4b",
+            category=report_category("dim_shift"),
         ),
     log:
         f"{RESULTS}/logs/plot_dim_shift.log",

@@ -103,7 +103,7 @@ rule plot_gap_study:
         pdf=report(
             f"{RESULTS}/figures/fig_gap_study.pdf",
             caption="../report/gap_study.rst",
-            category="Gap study",
+            category=report_category("gap_study"),
         ),
         png=f"{RESULTS}/figures/fig_gap_study.png",
     log:

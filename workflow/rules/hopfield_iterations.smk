@@ -71,7 +71,7 @@ rule plot_hopfield_iterations:
         png=report(
             f"{RESULTS}/figures/fig_hopfield_iterations.png",
             caption="../report/hopfield_iterations.rst",
-            category="7. Hopfield iterations",
+            category=report_category("hopfield_iterations"),
         ),
     log:
         f"{RESULTS}/logs/plot_hopfield_iterations.log",

@@ -133,7 +133,7 @@ rule plot_training_dynamics:
         png=report(
             f"{RESULTS}/figures/fig3.png",
             caption="../report/training_dynamics.rst",
-            category="2. Figure 3",
+            category=report_category("training_dynamics"),
         ),
     log:
         f"{RESULTS}/logs/plot_training_dynamics.log",
