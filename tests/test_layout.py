@@ -89,6 +89,12 @@ def test_opt_in_studies_are_off_by_default():
         assert paper[study.name].get("enabled", not study.opt_in) is (not study.opt_in), study.name
 
 
+def test_fig5_only_example_switches_off_every_other_study():
+    example = yaml.safe_load((REPO / "config" / "examples" / "fig5_only.yaml").read_text())
+    off = {name for name, section in example.items() if section == {"enabled": False}}
+    assert off == {s.name for s in STUDIES if not s.opt_in and s.name != "dam_energy"}
+
+
 def test_readme_layout_table_lists_every_study_once():
     """The README's Layout table: one row per study of the list, in its order, with what it reproduces."""
     readme = (REPO / "README.md").read_text()
