@@ -60,9 +60,9 @@ def _record_times(rule: str, wildcards: str) -> None:
     """With ICDENOISE_RECORD_TIMES=file, append this job's wall and CPU seconds since its process started.
 
     Counted from the process's start, so imports are included; every job's log ends with the same two
-    numbers. (The rules have no ``benchmark:`` directive: its psutil polling cost Snakemake's own process
-    ~14 CPU-s per paper run and missed much of a short job's CPU time.) ``benchmarks/bench_workflow.py``
-    sums them per rule.
+    numbers. (The rules have no ``benchmark:`` directive: its psutil polling adds to Snakemake's own CPU
+    time for the whole run and misses much of a short job's CPU time.) ``benchmarks/bench_workflow.py``
+    sums them per rule; the README's Performance section has the figures.
     """
     import os
 
@@ -179,8 +179,8 @@ def run_per_case(sm, func: Callable, **kwargs):
     """One job for every case of a rule: ``func(case, **kwargs, **per_case[case])`` for each case in order.
 
     ``kwargs["per_case"]`` ({case: {name: value}}, from the rule's ``per_case`` param) holds what differs
-    between cases. Short per-case studies share one process so that each pays the imports (torch ~1.2
-    CPU-s, pandas, scipy) once, not once per case; each case still writes its own output files."""
+    between cases. Short per-case studies share one process so that each pays the imports (torch above
+    all, pandas, scipy) once, not once per case; each case still writes its own output files."""
     per_case = kwargs.pop("per_case")
 
     def every_case():
