@@ -7,6 +7,7 @@ edit of train.py, and without an edit.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -166,6 +167,18 @@ def importers(checkout: Path, rel: str) -> set[str]:
     """The rules (= script names) whose scripts can execute src/<rel>."""
     scripts = sorted((checkout / "workflow" / "scripts").glob("*.py"))
     return {s.stem for s in scripts if rel in source_files(s, checkout / "src")}
+
+
+@pytest.mark.slow
+def test_every_job_recorded_the_fingerprint_of_this_checkout(built_copy):
+    """What the build (in the repository) recorded is what the pure function gives on a copy elsewhere."""
+    records = [json.loads(p.read_text()) for p in (built_copy / ".snakemake" / "metadata").iterdir()]
+    recorded = {(r["rule"], p) for r in records for p in r["params"]}
+    rules = {r["rule"] for r in records} - {"all"}
+    assert {"train", "plot_context_sweep", "claims"} <= rules
+    for rule in rules:
+        code = code_fingerprint(built_copy / "workflow" / "scripts" / f"{rule}.py", built_copy / "src")
+        assert (rule, repr(code)) in recorded, rule
 
 
 @pytest.mark.slow
