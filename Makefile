@@ -18,10 +18,10 @@ $(BIN)/snakemake: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
-	# compile the fused CPU kernels once (numba's disk cache), so no training job pays ~10 s for it
+	# compile the fused CPU kernels once (numba's disk cache), so no training job pays for compiling them
 	$(BIN)/python -c "from icdenoise import kernels; kernels.warm_up()"
 	# byte-compile the package once: every job imports it, and where PYTHONDONTWRITEBYTECODE is set
-	# (or src is read-only) each job would otherwise recompile it (~0.3 CPU-s per job)
+	# (or src is read-only) each job would otherwise recompile it
 	$(BIN)/python -m compileall -q src/icdenoise
 	touch $@
 

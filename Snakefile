@@ -27,22 +27,20 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-# One rule file per study; the same name is its module in src/icdenoise/studies/ and plotting/,
-# its report caption and its config section.
-include: "workflow/rules/training_dynamics.smk"  # Figure 3
-include: "workflow/rules/context_sweep.smk"  # Figure 4a
-include: "workflow/rules/dim_shift.smk"  # Figure 4b
-include: "workflow/rules/dam_energy.smk"  # Figure 5
-include: "workflow/rules/hopfield_iterations.smk"  # beyond the paper (§4)
-include: "workflow/rules/alpha_beta_landscape.smk"  # Figure 6
-include: "workflow/rules/claims.smk"  # the verdict: claims and deviations tables, report pages
-include: "workflow/rules/gap_study.smk"  # beyond the paper, opt-in: snakemake gap_study
+# One rule file per study, in the order of STUDIES (src/icdenoise/studies/registry.py, the one list of
+# studies); the same name is its module in src/icdenoise/studies/ and plotting/, its report caption and its
+# config section.
+for study in STUDIES:
+
+    include: f"workflow/rules/{study.name}.smk"
 
 
-# Every figure: Figure 3 (training_dynamics), Figure 4a (context_sweep), Figure 4b (dim_shift),
-# Figure 5 (dam_energy), Figure 6 (alpha_beta_landscape) and Hopfield iterations (hopfield_iterations).
-# Opt-in: Gap study (gap_study), alone with `snakemake gap_study --cores 8 --resources gpu=1`; in rule all and the
-# claims table with `--config gap_study__enabled=true`.
+# The verdict, after the studies whose tables it reads: claims and deviations tables, report pages.
+include: "workflow/rules/claims.smk"
+
+
+# Every enabled study's figure (STUDIES) and the verdict. Opt-in studies (gap_study) only with
+# `--config <study>__enabled=true`; alone, e.g. `snakemake gap_study --cores 8 --resources gpu=1`.
 rule all:
     default_target: True
     input:

@@ -11,8 +11,8 @@ marginal per-epoch time (wall and process CPU, medians over repeats; the one-off
 into the kernel's layout, is excluded), the time per member (/ R) and the process's peak RSS.
 
 Writes ``OUT.csv`` and ``OUT.png`` (log-log panels) and prints the log-log slopes per model and
-variable (per-member time against R; epoch time against L, N and n). ``--quick`` keeps fewer points
-(about a minute); the full sweep takes a few minutes on two cores.
+variable (per-member time against R; epoch time against L, N and n). ``--quick`` keeps fewer points,
+for a short check; the full sweep takes several times longer.
 """
 
 from __future__ import annotations

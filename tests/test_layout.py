@@ -11,20 +11,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from icdenoise.studies.registry import STUDIES, STUDY_NAMES, VERDICT_CATEGORY, report_category
 from workflow_utils import PAPER_CONFIG, REPO
 
 RUFF_PATHS = ["src", "tests", "workflow/scripts", "benchmarks"]
 SCIENCE = ("tasks", "models", "bayes", "train", "energy", "landscape")
-#: study name -> the paper figure it reproduces (the first docstring line of its modules names it)
-STUDIES = {
-    "training_dynamics": "Figure 3",
-    "context_sweep": "Figure 4a",
-    "dim_shift": "Figure 4b",
-    "dam_energy": "Figure 5",
-    "hopfield_iterations": "Hopfield iterations",
-    "alpha_beta_landscape": "Figure 6",
-    "gap_study": "Gap study",
-}
+RULES = REPO / "workflow" / "rules"
+#: the rule files that are no study: shared helpers and the verdict (src/icdenoise/studies/registry.py)
+NOT_STUDIES = ("common", "claims")
 
 
 def _ruff() -> str:
@@ -40,27 +34,84 @@ def test_ruff_clean(args):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("study", sorted(STUDIES))
+@pytest.mark.parametrize("study", STUDIES, ids=STUDY_NAMES)
 def test_one_name_per_study_in_every_layer(study):
     """Rule file, study module, plotting module, report caption and config section share the study's name."""
-    figure = STUDIES[study]
-    rules = REPO / "workflow" / "rules" / f"{study}.smk"
-    modules = [REPO / "src" / "icdenoise" / sub / f"{study}.py" for sub in ("studies", "plotting")]
-    for path in [rules, *modules, REPO / "workflow" / "report" / f"{study}.rst"]:
-        assert path.exists(), f"{study}: {path.relative_to(REPO)} is missing"
-    assert figure in rules.read_text().splitlines()[0], f"{rules.name}: first line should name {figure}"
+    name, label = study.name, study.label
+    rules = RULES / f"{name}.smk"
+    modules = [REPO / "src" / "icdenoise" / sub / f"{name}.py" for sub in ("studies", "plotting")]
+    for path in [rules, *modules, REPO / "workflow" / "report" / f"{name}.rst"]:
+        assert path.exists(), f"{name}: {path.relative_to(REPO)} is missing"
+    assert label in rules.read_text().splitlines()[0], f"{rules.name}: first line should name {label}"
     for path in modules:
         first = ast.get_docstring(ast.parse(path.read_text())).splitlines()[0]
-        assert first.startswith(figure) and study in first, f"{path}: first docstring line {first!r}"
-    assert study in yaml.safe_load(PAPER_CONFIG.read_text()), f"config/config.yaml has no '{study}:' section"
-    assert f"`{study}" in (REPO / "config" / "README.md").read_text(), f"config/README.md does not document {study}"
-    assert f"report/{study}.rst" in rules.read_text(), f"{rules.name} does not caption its figure with {study}.rst"
+        assert first.startswith(label) and name in first, f"{path}: first docstring line {first!r}"
+    assert name in yaml.safe_load(PAPER_CONFIG.read_text()), f"config/config.yaml has no '{name}:' section"
+    assert f"`{name}" in (REPO / "config" / "README.md").read_text(), f"config/README.md does not document {name}"
+    assert f"report/{name}.rst" in rules.read_text(), f"{rules.name} does not caption its figure with {name}.rst"
+    assert f'category=report_category("{name}")' in rules.read_text(), f"{rules.name}: report category"
 
 
-def test_rule_all_comment_names_every_figure():
+def test_every_rule_file_is_a_study_or_a_named_step():
+    """A rule file that is in no list is never included: each is in STUDIES or one of NOT_STUDIES."""
+    files = sorted(p.stem for p in RULES.glob("*.smk"))
+    assert files == sorted([*STUDY_NAMES, *NOT_STUDIES])
+    assert not set(STUDY_NAMES) & set(NOT_STUDIES)
+
+
+def test_snakefile_includes_the_studies_from_the_list_then_the_verdict():
     text = (REPO / "Snakefile").read_text()
-    for study, figure in STUDIES.items():
-        assert f"{figure} ({study})" in text, f"Snakefile: rule all's comment should say '{figure} ({study})'"
+    includes = [line.strip() for line in text.splitlines() if line.strip().startswith("include:")]
+    assert includes == [
+        'include: "workflow/rules/common.smk"',
+        'include: f"workflow/rules/{study.name}.smk"',
+        'include: "workflow/rules/claims.smk"',
+    ]
+    assert "for study in STUDIES:" in text
+
+
+def test_report_categories_follow_the_list():
+    """The report orders categories by name: the verdict first, then the studies in the order of the list."""
+    cats = [VERDICT_CATEGORY, *(report_category(name) for name in STUDY_NAMES)]
+    assert sorted(cats) == cats and cats[1] == "2. Figure 3"
+    for path in RULES.glob("*.smk"):
+        for line in path.read_text().splitlines():
+            if "category=" in line:
+                assert "category=report_category(" in line or "category=VERDICT_CATEGORY" in line, (path.name, line)
+
+
+def test_opt_in_studies_are_off_by_default():
+    """A study's opt_in in the list is what the schema's default of <study>.enabled says (and config.yaml)."""
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())["properties"]
+    paper = yaml.safe_load(PAPER_CONFIG.read_text())
+    for study in STUDIES:
+        assert schema[study.name]["properties"]["enabled"].get("default") is (not study.opt_in), study.name
+        assert paper[study.name].get("enabled", not study.opt_in) is (not study.opt_in), study.name
+
+
+def test_fig5_only_example_switches_off_every_other_study():
+    example = yaml.safe_load((REPO / "config" / "examples" / "fig5_only.yaml").read_text())
+    off = {name for name, section in example.items() if section == {"enabled": False}}
+    assert off == {s.name for s in STUDIES if not s.opt_in and s.name != "dam_energy"}
+
+
+def test_readme_layout_table_lists_every_study_once():
+    """The README's Layout table: one row per study of the list, in its order, with what it reproduces."""
+    readme = (REPO / "README.md").read_text()
+    layout = readme[readme.index("\n## Layout\n") :]
+    table = next(block for block in layout.split("\n\n") if block.startswith("| study | paper |")).splitlines()
+    rows = table[2:]  # after the header and the |---| line
+    cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows]
+    expected = [(f"`{s.name}`", s.paper + (", opt-in" if s.opt_in else "")) for s in STUDIES]
+    assert [(c[0], c[1]) for c in cells] == expected
+
+
+def test_the_verdict_reads_tables_of_listed_studies_only():
+    """claims.smk's STUDY_TABLES (which tables the claims read) names studies of the list."""
+    text = (RULES / "claims.smk").read_text()
+    block = text[text.index("STUDY_TABLES = {") + len("STUDY_TABLES = ") :]
+    tables = ast.literal_eval(block[: block.index("\n}\n") + 2])
+    assert tables and set(tables) <= set(STUDY_NAMES)
 
 
 @pytest.mark.parametrize("module", SCIENCE)

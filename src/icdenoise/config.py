@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .studies.registry import STUDIES
+
 
 class ConfigError(ValueError):
     """The configuration is invalid; the message lists every problem found."""
@@ -335,16 +337,6 @@ def gpu_visible() -> bool:
 
 # ----------------------------------------------------------------------------- command-line and user files
 
-#: The studies, each with a config section of the same name and an ``enabled`` switch.
-STUDIES = (
-    "training_dynamics",
-    "context_sweep",
-    "dim_shift",
-    "dam_energy",
-    "hopfield_iterations",
-    "alpha_beta_landscape",
-)
-
 #: Separator of a nested key on the command line: ``--config cases__subspace__sigma_z2=0.5``.
 #: (Snakemake 9 accepts only keys matching ``[a-zA-Z_][\w-]*\w``: no dots, and no one-letter keys.)
 NESTED_SEP = "__"
@@ -573,7 +565,7 @@ def follow_settings(config: dict) -> list[str]:
 
 
 #: Studies that are not part of the default target unless ``<study>.enabled: true``.
-OPT_IN_STUDIES = ("gap_study",)
+OPT_IN_STUDIES = tuple(s.name for s in STUDIES if s.opt_in)
 
 
 def study_enabled(config: dict, study: str) -> bool:

@@ -60,9 +60,9 @@ def _record_times(rule: str, wildcards: str) -> None:
     """With ICDENOISE_RECORD_TIMES=file, append this job's wall and CPU seconds since its process started.
 
     Counted from the process's start, so imports are included; every job's log ends with the same two
-    numbers. (The rules have no ``benchmark:`` directive: its psutil polling cost Snakemake's own process
-    ~14 CPU-s per paper run and missed much of a short job's CPU time.) ``benchmarks/bench_workflow.py``
-    sums them per rule.
+    numbers. (The rules have no ``benchmark:`` directive: its psutil polling adds to Snakemake's own CPU
+    time for the whole run and misses much of a short job's CPU time.) ``benchmarks/bench_workflow.py``
+    sums them per rule; the README's Performance section has the figures.
     """
     import os
 
@@ -156,13 +156,15 @@ def plain(value):
 def rule_kwargs(
     sm, *, wildcards: Mapping[str, type] | None = None, threads: bool = False, gpu_token: bool = False
 ) -> dict:
-    """The keyword arguments a rule passes to its study function: every named param (as plain values),
-    the given wildcards converted by their type (e.g. ``{"seed": int}``), ``threads`` and, for
-    training rules (``gpu_token=True``), the rule's ``gpu`` resource token and the config's ``device``.
+    """The keyword arguments a rule passes to its study function: every named param (as plain values)
+    but ``code``, the given wildcards converted by their type (e.g. ``{"seed": int}``), ``threads`` and,
+    for training rules (``gpu_token=True``), the rule's ``gpu`` resource token and the config's ``device``.
 
     Placement and speed settings (``device``, threads) are read here, not declared as rule params:
-    Snakemake reruns a job whose params change, and these do not change results."""
-    kwargs = {name: plain(value) for name, value in sm.params.items()}
+    Snakemake reruns a job whose params change, and these do not change results. ``code`` (the
+    fingerprint of the package code the script imports, :mod:`icdenoise.fingerprint`) is a param only
+    so that Snakemake reruns the job when that code changes; no study function takes it."""
+    kwargs = {name: plain(value) for name, value in sm.params.items() if name != "code"}
     for name, kind in (wildcards or {}).items():
         kwargs[name] = kind(sm.wildcards[name])
     if threads:
@@ -177,8 +179,8 @@ def run_per_case(sm, func: Callable, **kwargs):
     """One job for every case of a rule: ``func(case, **kwargs, **per_case[case])`` for each case in order.
 
     ``kwargs["per_case"]`` ({case: {name: value}}, from the rule's ``per_case`` param) holds what differs
-    between cases. Short per-case studies share one process so that each pays the imports (torch ~1.2
-    CPU-s, pandas, scipy) once, not once per case; each case still writes its own output files."""
+    between cases. Short per-case studies share one process so that each pays the imports (torch above
+    all, pandas, scipy) once, not once per case; each case still writes its own output files."""
     per_case = kwargs.pop("per_case")
 
     def every_case():

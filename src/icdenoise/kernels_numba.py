@@ -22,7 +22,7 @@ bits; max relative error ~2 ulp on (-87, 0], exact 0 below); float64 uses ``math
 
 Compiled code is cached on disk (``cache=True``): numba writes it next to this file in
 ``__pycache__`` or, where that is read-only, in a user-wide cache (``$NUMBA_CACHE_DIR`` sets it).
-Importing this module imports numba (~0.4 s); :mod:`icdenoise.kernels` imports it only on first use.
+Importing this module imports numba (slow to import); :mod:`icdenoise.kernels` imports it only on first use.
 """
 
 from __future__ import annotations
@@ -193,7 +193,7 @@ def _forward(X, q, Wkq, Wpv, k, s, ibuf, mx, v, out, Xnext):
     Returns z = Σ s (the softmax weights are s / z). The next prompt's context ``Xnext`` is prefetched
     row by row, its first half during the score pass and its second half during the v pass: spread
     over the prompt's whole forward pass, the requests never queue up (issued all in the score pass,
-    the epoch was ~10 % slower). Prefetching changes no arithmetic.
+    the epoch was measurably slower). Prefetching changes no arithmetic.
     """
     n, L = X.shape
     h = (n + 1) // 2  # rows of Xnext prefetched during the score pass; the rest during the v pass
@@ -222,8 +222,8 @@ def _forward(X, q, Wkq, Wpv, k, s, ibuf, mx, v, out, Xnext):
     return z
 
 
-# The small helpers below are inlined by numba (inline="always"): as calls, the training pass was ~8 %
-# slower (measured), their loops no longer vectorised together with the caller's.
+# The small helpers below are inlined by numba (inline="always"): as calls, the training pass was
+# measurably slower, their loops no longer vectorised together with the caller's.
 @njit(fastmath=False, cache=True, inline="always")
 def _error(out, t, scale, err, sq):
     """err = (out − t)·scale; returns sq + ‖out − t‖², added term by term."""

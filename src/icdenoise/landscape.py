@@ -101,7 +101,7 @@ def softmax_readout_moments(X, x_query, x_target, betas, chunk_prompts: int = 16
     """Prompt means of ‖v(β)‖² and ⟨v(β), x⟩ for every β, and of ‖x‖²; v(β) = X softmax(β X x̃).
 
     Chunks of ``chunk_prompts`` prompts keep the (chunk, nβ, L) softmax tensor cache-sized (16 x 50 x 500 doubles
-    = 3.2 MB). ``dtype`` float32 is ~3x faster on CPU and still accurate to ~1e-6 relative.
+    = 3.2 MB). ``dtype`` float32 is several times faster on CPU and still accurate to ~1e-6 relative.
     """
     X, x_query, x_target = _check_inputs(X, x_query, x_target)
     betas = _as_1d(betas, "betas").to(dtype)

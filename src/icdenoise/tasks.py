@@ -228,7 +228,7 @@ def sample_prompts(case: str, num_prompts: int, seed: int, n: int, L: int, **cas
 def sample_prompts_torch(
     case: str, num_prompts: int, seed: int, n: int, L: int, *, out: np.ndarray | None = None, **case_params
 ) -> PromptBatch:
-    """The law of :func:`sample_prompts`, drawn ~4x faster: float32 torch draws from ``torch.Generator(seed)``.
+    """The law of :func:`sample_prompts`, drawn faster: float32 torch draws from ``torch.Generator(seed)``.
 
     For online training streams (:class:`icdenoise.train.OnlinePrompts` with ``sampler="torch"``), where a
     fresh batch every step would otherwise make numpy sampling the main cost. Same distribution, not the same
@@ -331,7 +331,7 @@ def _coefficients(P: int, k: int, T: int, g):
 def _sphere_tokens(tokens, V, u, R: float) -> None:
     """tokens (B, n, T) <- V (B, n, k) @ (R u / |u|) for Gaussian u (B, k, T), float32.
 
-    One fused pass (numba, where installed: ~3x faster at L = 2000), else torch (normalise, then bmm)."""
+    One fused pass (numba, where installed: faster at large L), else torch (normalise, then bmm)."""
     import torch
 
     from . import kernels
@@ -340,7 +340,7 @@ def _sphere_tokens(tokens, V, u, R: float) -> None:
         kernels.sphere_tokens(u.numpy(), V.contiguous().numpy(), np.float32(R), tokens.numpy())
         return
     norm2 = u[:, 0] * u[:, 0]
-    for i in range(1, u.shape[1]):  # over the k rows: ~20x faster than a strided vector_norm
+    for i in range(1, u.shape[1]):  # over the k rows: much faster than a strided vector_norm
         norm2.addcmul_(u[:, i], u[:, i])
     u.mul_(norm2.rsqrt_().mul_(R).unsqueeze(1))
     torch.bmm(V, u, out=tokens)
@@ -349,7 +349,7 @@ def _sphere_tokens(tokens, V, u, R: float) -> None:
 def _scale_add_centres(tokens, muT, labels, scale: float) -> None:
     """tokens[b, :, l] <- scale * tokens[b, :, l] + muT[b, :, labels[b, l]], in place ((B, n, T) float32).
 
-    One fused pass (numba, where installed: ~6x faster than torch's gather at L = 2000), else torch."""
+    One fused pass (numba, where installed: faster than torch's gather at large L), else torch."""
     import torch
 
     from . import kernels

@@ -46,6 +46,7 @@ rule alpha_beta_landscape:
             )
             for c in CASES
         },
+        code=code_fingerprint("alpha_beta_landscape"),
     script:
         "../scripts/alpha_beta_landscape.py"
 
@@ -66,6 +67,8 @@ rule gather_alpha_beta_landscape:
         f"{RESULTS}/logs/gather_alpha_beta_landscape.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        code=code_fingerprint("gather_alpha_beta_landscape"),
     script:
         "../scripts/gather_alpha_beta_landscape.py"
 
@@ -80,7 +83,7 @@ rule plot_alpha_beta_landscape:
         png=report(
             f"{RESULTS}/figures/fig6.png",
             caption="../report/alpha_beta_landscape.rst",
-            category="6. Figure 6",
+            category=report_category("alpha_beta_landscape"),
         ),
     log:
         f"{RESULTS}/logs/plot_alpha_beta_landscape.log",
@@ -88,5 +91,6 @@ rule plot_alpha_beta_landscape:
         "../../envs/plot.yaml"
     params:
         run_name=RUN_NAME,
+        code=code_fingerprint("plot_alpha_beta_landscape"),
     script:
         "../scripts/plot_alpha_beta_landscape.py"

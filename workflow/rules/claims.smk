@@ -30,6 +30,7 @@ rule train_dataset_choice:
     params:
         dataset=OTHER_DATASET,
         runs=run_params(plan_runs(config, "dataset_choice")) if DATASET_CHOICE else [],
+        code=code_fingerprint("train_dataset_choice"),
     script:
         "../scripts/train_dataset_choice.py"
 
@@ -93,12 +94,12 @@ rule claims:
         claims_html=report(
             f"{RESULTS}/report/claims.html",
             caption="../report/claims.rst",
-            category="1. Verdict",
+            category=VERDICT_CATEGORY,
         ),
         deviations_html=report(
             f"{RESULTS}/report/deviations.html",
             caption="../report/claims_deviations.rst",
-            category="1. Verdict",
+            category=VERDICT_CATEGORY,
         ),
     log:
         f"{RESULTS}/logs/claims.log",
@@ -107,5 +108,6 @@ rule claims:
     params:
         settings=CLAIM_SETTINGS,
         strict=STRICT_CLAIMS,
+        code=code_fingerprint("claims"),
     script:
         "../scripts/claims.py"

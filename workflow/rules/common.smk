@@ -1,5 +1,6 @@
 # Shared helpers: config validation, seeds, targets (no rules in this file).
 
+import functools
 import sys
 from pathlib import Path
 
@@ -11,8 +12,11 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from icdenoise.config import ConfigError, gpu_visible, prepare_config  # noqa: E402
 from icdenoise.config import device_error, study_enabled  # noqa: E402
+from icdenoise.fingerprint import code_fingerprint as _fingerprint  # noqa: E402
 from icdenoise.resume import claim_workdir  # noqa: E402
 from icdenoise.runs import baseline_seed, job_seed, plan_runs  # noqa: E402
+from icdenoise.studies.registry import STUDIES, VERDICT_CATEGORY  # noqa: E402
+from icdenoise.studies.registry import report_category  # noqa: E402
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -184,6 +188,20 @@ def gap_study_files(kind):
         f"{RESULTS}/evaluations/gap_study/{case}/{model}/L{L}_{kind}.parquet"
         for case, model, L in gap_study_jobs()
     ]
+
+
+@functools.cache
+def _script_fingerprint(script):
+    base = Path(workflow.basedir)
+    return _fingerprint(base / "workflow" / "scripts" / f"{script}.py", base / "src")
+
+
+def code_fingerprint(script):
+    """The param `code` of the jobs that run workflow/scripts/<script>.py, a hash of the contents of every
+    src/icdenoise file the script imports, lazily and transitively (src/icdenoise/fingerprint.py), so that
+    editing the package reruns the jobs that run the edited code. Computed per job, from file contents only,
+    so the same on a cluster node as on the submitting host."""
+    return lambda wildcards: _script_fingerprint(script)
 
 
 # Final targets of the default target: each study's rule file extends this list with its figures.

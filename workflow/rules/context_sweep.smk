@@ -27,6 +27,7 @@ rule train_context_sweep:
         runs=lambda w: run_params(plan_runs(config, "context_sweep", model=w.model)),
         fresh_prompts=CS["fresh_prompts"],
         fresh_seeds={L: seed_for("context_sweep_fresh", L) for L in CS["L"]},
+        code=code_fingerprint("train_context_sweep"),
     script:
         "../scripts/train_context_sweep.py"
 
@@ -42,6 +43,8 @@ rule gather_context_sweep:
         f"{RESULTS}/logs/gather_context_sweep.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        code=code_fingerprint("gather_context_sweep"),
     script:
         "../scripts/gather_context_sweep.py"
 
@@ -56,7 +59,7 @@ rule plot_context_sweep:
         png=report(
             f"{RESULTS}/figures/fig4a.png",
             caption="../report/context_sweep.rst",
-            category="3. Figure 4a",
+            category=report_category("context_sweep"),
         ),
     log:
         f"{RESULTS}/logs/plot_context_sweep.log",
@@ -64,5 +67,6 @@ rule plot_context_sweep:
         "../../envs/plot.yaml"
     params:
         run_name=RUN_NAME,
+        code=code_fingerprint("plot_context_sweep"),
     script:
         "../scripts/plot_context_sweep.py"

@@ -25,6 +25,7 @@ rule dam_energy_data:
     params:
         settings={k: v for k, v in DE.items() if k != "enabled"},
         seed=seed_for("fig5"),
+        code=code_fingerprint("dam_energy_data"),
     script:
         "../scripts/dam_energy_data.py"
 
@@ -40,7 +41,7 @@ rule plot_dam_energy:
         png=report(
             f"{RESULTS}/figures/fig5.png",
             caption="../report/dam_energy.rst",
-            category="5. Figure 5",
+            category=report_category("dam_energy"),
         ),
     log:
         f"{RESULTS}/logs/plot_dam_energy.log",
@@ -49,5 +50,6 @@ rule plot_dam_energy:
     params:
         run_name=RUN_NAME,
         panels=DE["panels"],
+        code=code_fingerprint("plot_dam_energy"),
     script:
         "../scripts/plot_dam_energy.py"

@@ -29,6 +29,7 @@ rule train_dim_shift:
         gpu=gpu_tokens(),
     params:
         runs=run_params(plan_runs(config, "dim_shift")),
+        code=code_fingerprint("train_dim_shift"),
     script:
         "../scripts/train_dim_shift.py"
 
@@ -55,6 +56,7 @@ rule evaluate_dim_shift:
             )
             for c in DS_CASES
         },
+        code=code_fingerprint("evaluate_dim_shift"),
     script:
         "../scripts/evaluate_dim_shift.py"
 
@@ -81,6 +83,7 @@ rule dim_shift_oracles:
             )
             for c in DS_CASES
         },
+        code=code_fingerprint("dim_shift_oracles"),
     script:
         "../scripts/dim_shift_oracles.py"
 
@@ -104,6 +107,7 @@ rule gather_dim_shift:
         n=config["n"],
         sigma0_2=config["cases"].get("subspace", {}).get("sigma0_2", 0.0),
         sigma_z2=config["cases"].get("subspace", {}).get("sigma_z2", 0.0),
+        code=code_fingerprint("gather_dim_shift"),
     script:
         "../scripts/gather_dim_shift.py"
 
@@ -119,7 +123,7 @@ rule plot_dim_shift:
         png=report(
             f"{RESULTS}/figures/fig4b.png",
             caption="../report/dim_shift.rst",
-            category="4. Figure 4b",
+            category=report_category("dim_shift"),
         ),
     log:
         f"{RESULTS}/logs/plot_dim_shift.log",
@@ -127,5 +131,6 @@ rule plot_dim_shift:
         "../../envs/plot.yaml"
     params:
         run_name=RUN_NAME,
+        code=code_fingerprint("plot_dim_shift"),
     script:
         "../scripts/plot_dim_shift.py"

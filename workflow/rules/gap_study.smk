@@ -48,6 +48,7 @@ rule train_gap_study:
         beta_bounds=lambda w: GS["scaled_identity_beta"][w.case],
         fresh_seed=lambda w: seed_for("gap_fresh", w.case, w.L),
         landscape_seed=lambda w: seed_for("gap_landscape", w.case, w.L),
+        code=code_fingerprint("train_gap_study"),
     script:
         "../scripts/train_gap_study.py"
 
@@ -67,6 +68,7 @@ rule gather_gap_study:
         "../../envs/analysis.yaml"
     params:
         N_ref=config["n_train"],
+        code=code_fingerprint("gather_gap_study"),
     script:
         "../scripts/gather_gap_study.py"
 
@@ -81,12 +83,14 @@ rule plot_gap_study:
         pdf=report(
             f"{RESULTS}/figures/fig_gap_study.pdf",
             caption="../report/gap_study.rst",
-            category="Gap study",
+            category=report_category("gap_study"),
         ),
         png=f"{RESULTS}/figures/fig_gap_study.png",
     log:
         f"{RESULTS}/logs/plot_gap_study.log",
     conda:
         "../../envs/plot.yaml"
+    params:
+        code=code_fingerprint("plot_gap_study"),
     script:
         "../scripts/plot_gap_study.py"

@@ -40,6 +40,7 @@ rule hopfield_iterations:
             )
             for c in CASES
         },
+        code=code_fingerprint("hopfield_iterations"),
     script:
         "../scripts/hopfield_iterations.py"
 
@@ -54,6 +55,8 @@ rule gather_hopfield_iterations:
         f"{RESULTS}/logs/gather_hopfield_iterations.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        code=code_fingerprint("gather_hopfield_iterations"),
     script:
         "../scripts/gather_hopfield_iterations.py"
 
@@ -68,7 +71,7 @@ rule plot_hopfield_iterations:
         png=report(
             f"{RESULTS}/figures/fig_hopfield_iterations.png",
             caption="../report/hopfield_iterations.rst",
-            category="7. Hopfield iterations",
+            category=report_category("hopfield_iterations"),
         ),
     log:
         f"{RESULTS}/logs/plot_hopfield_iterations.log",
@@ -76,5 +79,6 @@ rule plot_hopfield_iterations:
         "../../envs/plot.yaml"
     params:
         run_name=RUN_NAME,
+        code=code_fingerprint("plot_hopfield_iterations"),
     script:
         "../scripts/plot_hopfield_iterations.py"

@@ -33,6 +33,7 @@ rule sample_prompts:
             )
             for c in CASES
         },
+        code=code_fingerprint("sample_prompts"),
     script:
         "../scripts/sample_prompts.py"
 
@@ -52,6 +53,7 @@ rule train:
         gpu=gpu_tokens(),
     params:
         runs=lambda w: run_params(fig3_plan(w.case)),
+        code=code_fingerprint("train"),
     script:
         "../scripts/train.py"
 
@@ -78,6 +80,7 @@ rule evaluate_baselines:
             )
             for c in CASES
         },
+        code=code_fingerprint("evaluate_baselines"),
     script:
         "../scripts/evaluate_baselines.py"
 
@@ -99,6 +102,8 @@ rule gather_training_dynamics:
         f"{RESULTS}/logs/gather_training_dynamics.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        code=code_fingerprint("gather_training_dynamics"),
     script:
         "../scripts/gather_training_dynamics.py"
 
@@ -115,7 +120,7 @@ rule plot_training_dynamics:
         png=report(
             f"{RESULTS}/figures/fig3.png",
             caption="../report/training_dynamics.rst",
-            category="2. Figure 3",
+            category=report_category("training_dynamics"),
         ),
     log:
         f"{RESULTS}/logs/plot_training_dynamics.log",
@@ -124,5 +129,6 @@ rule plot_training_dynamics:
     params:
         run_name=RUN_NAME,
         heatmap_seed=TD["heatmap_seed"],
+        code=code_fingerprint("plot_training_dynamics"),
     script:
         "../scripts/plot_training_dynamics.py"
