@@ -29,6 +29,7 @@ import importlib
 REGISTRY: dict[str, object] = {
     "linear": "linear:LinearAttention",  # Eq. 11
     "softmax": "softmax:SoftmaxAttention",  # Eq. 12
+    "linear_residual": "linear_residual:ResidualLinearAttention",  # Eq. 11 + λ x̃ (beyond the paper)
 }
 #: The registered models (the config schema's ``models`` enum, the CLI's choices, api.MODEL_NAMES).
 MODELS = tuple(REGISTRY)
