@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from icdenoise import kernels
+from icdenoise import kernels, models
 from icdenoise.bayes import (
     bayes_mse_subspace,
     bayes_optimal_sphere,
@@ -20,6 +20,7 @@ from icdenoise.bayes import (
     linear_attention_gamma_star,
     mse_per_component,
 )
+from icdenoise.denoisers.base import Model
 from icdenoise.models import attention, init_weights, scaled_identity_weights
 from icdenoise.tasks import sample_prompts
 from icdenoise.train import (
@@ -107,6 +108,31 @@ def test_batch_grads_match_autograd_float64(model, kernel, use_index):
     assert mse.shape == (1, 30)
     ref_mse = _per_prompt(model, b, W[0, 0], W[0, 1])
     np.testing.assert_allclose(mse[0], ref_mse.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("model", ["linear", "softmax"])
+def test_hand_written_grads_equal_the_autograd_path_per_member_float64(model):
+    """The paper models' hand-written torch gradients equal the trainer's generic path for models without them
+    (autograd of the sum over members of each member's batch-mean MSE, through the model's training forward),
+    for each member of a 3-member sub-ensemble with its own weights and batch; float64, so rtol 1e-10 as above."""
+    n, L, B, A = 5, 9, 7, 3
+    b = _as_float64(sample_prompts("sphere", 30, 3, n=n, L=L, d=2, R=1.0, sigma_z2=0.1))
+    data = _Split([b] * A, model, torch.device("cpu"), np.float64, False, batch_rows=A * B)
+    g = torch.Generator().manual_seed(2)
+    W = torch.randn(A, 2 * n * n, generator=g, dtype=torch.float64)  # the trainer's (A, D) layout
+    idx = torch.stack([torch.randperm(30, generator=g)[:B] for _ in range(A)])
+    hand = type(models.get(model))()
+    auto = type("Autograd", (type(hand),), {"torch_grads": Model.torch_grads})()
+    G_hand, G_auto = torch.empty_like(W), torch.empty_like(W)
+    loss_hand = batch_grads(hand, data, idx, W, G_hand)
+    loss_auto = batch_grads(auto, data, idx, W, G_auto)
+    assert G_hand.abs().max() > 1e-3 and not torch.allclose(G_hand[0], G_hand[1])
+    assert torch.allclose(G_auto, G_hand, rtol=1e-10, atol=1e-12), (G_auto - G_hand).abs().max()
+    assert torch.allclose(loss_auto, loss_hand, rtol=1e-12)
+    # member 1 alone gets the same gradient: members do not mix
+    G1 = torch.empty(1, 2 * n * n, dtype=torch.float64)
+    batch_grads(auto, _Split([b], model, torch.device("cpu"), np.float64, False, B), idx[1:2], W[1:2], G1)
+    assert torch.allclose(G1[0], G_hand[1], rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("model,kernel", _model_kernels())

@@ -91,8 +91,9 @@ GLOBAL_KEYS: dict[str, tuple[str, ...]] = {
     "shared_data_seed": ("shared_data_seed",),
     "prompts": ("training_dynamics", "baseline_fresh_prompts"),
 }
-#: The models of §3.1 (icdenoise.models.MODELS, which imports torch; checked equal in the tests).
-MODEL_NAMES = ("linear", "softmax")
+#: The registered models of icdenoise.models (§3.1; its registry imports no torch).
+from .models import MODELS as MODEL_NAMES  # noqa: E402
+
 #: Settings of a case block, ``cases.<case>.<key>``.
 CASE_KEYS = ("d", "R", "p", "sigma0_2", "sigma_z2", "epochs")
 SETTING_KEYS = tuple(GLOBAL_KEYS) + CASE_KEYS

@@ -22,6 +22,7 @@ from .api import (
     CASE_KEYS,
     GLOBAL_KEYS,
     MC_SEED_INDEX,
+    MODEL_NAMES,
     SettingsError,
     config_value,
     load_config,
@@ -178,7 +179,10 @@ def build_parser(cfg: dict) -> argparse.ArgumentParser:
     )
     t.add_argument("--case", required=True, choices=CASES, help="task: subspace (case 1), sphere (2), gmm (3)")
     t.add_argument(
-        "--model", required=True, choices=("linear", "softmax"), help="linear (Eq. 11) or softmax (Eq. 12) attention"
+        "--model",
+        required=True,
+        choices=MODEL_NAMES,
+        help="linear (Eq. 11) or softmax (Eq. 12) attention, or another registered model (icdenoise.models)",
     )
     t.add_argument(
         "--seeds",

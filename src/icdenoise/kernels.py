@@ -1,11 +1,11 @@
 """Which kernel trains a sub-ensemble, and lazy access to the fused numba kernels.
 
-The fused CPU kernels (softmax and linear attention) live in :mod:`icdenoise.kernels_numba`; importing that
-module imports numba (~0.4 s) and its first call in a process loads the compiled code from numba's
-disk cache (~0.3-0.7 s; the very first call after an install or a source change compiles, ~10 s).
-This module is light: it decides the kernel and imports numba only when a fused kernel is used, so
-CUDA jobs and jobs that train nothing never pay for it. Attributes of the numba module (the names in
-``_FORWARDED``) are forwarded lazily.
+The fused CPU kernels (softmax and linear attention: the models whose ``fused`` attribute names them,
+icdenoise.models) live in :mod:`icdenoise.kernels_numba`; importing that module imports numba (~0.4 s)
+and its first call in a process loads the compiled code from numba's disk cache (~0.3-0.7 s; the very
+first call after an install or a source change compiles, ~10 s). This module is light: it decides the
+kernel and imports numba only when a fused kernel is used, so CUDA jobs and jobs that train nothing
+never pay for it. Attributes of the numba module (the names in ``_FORWARDED``) are forwarded lazily.
 """
 
 from __future__ import annotations
@@ -39,13 +39,14 @@ def available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-def kernel_choice(requested: str | None, model: str, device_type: str) -> str:
-    """ "fused" or "torch" for one sub-ensemble.
+def kernel_choice(requested: str | None, model, device_type: str) -> str:
+    """ "fused" or "torch" for one sub-ensemble of ``model`` (a registered name or model, icdenoise.models).
 
     ``requested``: "auto"/None (fused on the CPU when numba is there, torch otherwise), "torch" or
     "fused". ``$ICDENOISE_KERNEL`` (torch/fused/auto) replaces "auto"; an explicit argument wins over
-    it. CUDA always uses torch (one batched launch sequence for all members is what is fast there).
-    On the CPU both models fuse: softmax streams each context once per pass while it is in cache;
+    it. CUDA always uses torch (one batched launch sequence for all members is what is fast there),
+    and so does a model without fused kernels (its ``fused`` is None), whatever was asked.
+    On the CPU both paper models fuse: softmax streams each context once per pass while it is in cache;
     linear works on the n x n moments XᵀX/L, where torch's ~20 small ops per step (~5 µs each)
     cost several times the arithmetic.
     """
@@ -54,9 +55,9 @@ def kernel_choice(requested: str | None, model: str, device_type: str) -> str:
         req = os.environ.get(KERNEL_ENV, "auto").strip().lower() or "auto"
     if req not in ("auto", "torch", "fused"):
         raise ValueError(f"kernel must be 'auto', 'torch' or 'fused' (also via ${KERNEL_ENV}), got {req!r}")
-    if model not in ("softmax", "linear"):
-        raise ValueError(f"model must be 'linear' or 'softmax', got {model!r}")
-    if device_type != "cpu" or req == "torch":
+    from . import models
+
+    if device_type != "cpu" or req == "torch" or models.get(model).fused is None:
         return "torch"
     if not available():
         if req == "fused":

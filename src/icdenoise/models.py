@@ -1,4 +1,4 @@
-"""One-layer attention denoisers (paper §3.1, Eq. 11-12) and read-outs of their weights.
+"""One-layer attention denoisers (paper §3.1, Eq. 11-12): the registry of models, and their functions.
 
 Row convention: context X is (B, L, n), query x̃ is (B, n). With the paper's column matrices
 (X of shape n x L) the two models are
@@ -10,90 +10,76 @@ Row convention: context X is (B, L, n), query x̃ is (B, n). With the paper's co
 Parameters are two n x n matrices ``W_KQ`` and ``W_PV``, initialised U[-1/√n, 1/√n].
 The functions here take the weights explicitly, so the same code evaluates a trained model or a
 scaled identity (α-β grids have their own vectorised code in ``landscape``).
+
+Registry. Each model is a class in :mod:`icdenoise.denoisers` (interface: ``denoisers.base.Model``: its
+parameters, torch forward pass, optionally hand-written gradients and fused CPU kernels, what it keeps of a
+context, its weight summary). :data:`REGISTRY` names them; adding a model is its module plus one line here.
+Every list of model names follows: :data:`MODELS`, ``api.MODEL_NAMES``, the CLI's ``--model``,
+``TrainConfig``, and the config schema's ``models`` enum (a test asserts it equals :data:`MODELS`).
+
+Importing this module is cheap (no torch): a model's module is imported by :func:`get`, the functions
+below (``linear_attention``, ``init_weights``, ...) on first access.
 """
 
 from __future__ import annotations
 
-import math
+import importlib
 
-import torch
+#: model name -> "module:Class" in icdenoise.denoisers (imported on first use), or a Model instance
+REGISTRY: dict[str, object] = {
+    "linear": "linear:LinearAttention",  # Eq. 11
+    "softmax": "softmax:SoftmaxAttention",  # Eq. 12
+    "linear_residual": "linear_residual:ResidualLinearAttention",  # Eq. 11 + λ x̃ (beyond the paper)
+}
+#: The registered models (the config schema's ``models`` enum, the CLI's choices, api.MODEL_NAMES).
+MODELS = tuple(REGISTRY)
+#: The paper's two models (§3.1); the workflow's config trains these.
+PAPER_MODELS = ("linear", "softmax")
 
-MODELS = ("linear", "softmax")
-
-
-def init_weights(n: int, generator: torch.Generator, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
-    """(W_KQ, W_PV), each U[-1/√n, 1/√n] (the PyTorch default for an n x n layer, as in the paper)."""
-    bound = 1.0 / math.sqrt(n)
-    W_KQ = (torch.rand(n, n, generator=generator, dtype=torch.float64) * 2 - 1) * bound
-    W_PV = (torch.rand(n, n, generator=generator, dtype=torch.float64) * 2 - 1) * bound
-    return W_KQ.to(dtype), W_PV.to(dtype)
-
-
-def scaled_identity_weights(n: int, alpha: float, beta: float, dtype=torch.float32):
-    """(W_KQ, W_PV) = (βI, αI): the scaled-identity solutions of §3.1."""
-    eye = torch.eye(n, dtype=dtype)
-    return beta * eye, alpha * eye
-
-
-def context_moment(X: torch.Tensor) -> torch.Tensor:
-    """S = (1/L) Xᵀ X per prompt, (B, n, n): all linear attention ever needs of the context."""
-    return torch.bmm(X.transpose(1, 2), X) / X.shape[1]
-
-
-def linear_attention(X: torch.Tensor, x_query: torch.Tensor, W_KQ: torch.Tensor, W_PV: torch.Tensor) -> torch.Tensor:
-    """Eq. 11: x̂ = (1/L) W_PV X Xᵀ W_KQ x̃."""
-    return linear_attention_from_moment(context_moment(X), x_query, W_KQ, W_PV)
+_LOADED: dict[str, object] = {}
+#: Public function -> the denoisers module that defines it (loaded on first access).
+_FUNCTIONS = {
+    "context_moment": "linear",
+    "linear_attention": "linear",
+    "linear_attention_from_moment": "linear",
+    "softmax_attention": "softmax",
+    "softmax_attention_weights": "softmax",
+    "init_weights": "base",
+    "scaled_identity_weights": "base",
+    "weight_summary": "base",
+}
 
 
-def linear_attention_from_moment(S: torch.Tensor, x_query: torch.Tensor, W_KQ: torch.Tensor, W_PV: torch.Tensor):
-    """Eq. 11 with the context moment S = XᵀX/L precomputed: x̂ = W_PV S W_KQ x̃."""
-    k = x_query @ W_KQ.transpose(-1, -2)
-    h = torch.bmm(S, k.unsqueeze(-1)).squeeze(-1)
-    return h @ W_PV.transpose(-1, -2)
+def get(model):
+    """The registered model ``model`` (a name; a Model instance passes through), one instance per process."""
+    if not isinstance(model, str):
+        return model
+    spec = REGISTRY.get(model)
+    if spec is None:
+        raise ValueError(f"unknown model {model!r}; allowed: {', '.join(REGISTRY)}")
+    if not isinstance(spec, str):
+        return spec
+    if spec not in _LOADED:
+        module, cls = spec.split(":")
+        _LOADED[spec] = getattr(importlib.import_module(f".denoisers.{module}", __package__), cls)()
+    return _LOADED[spec]
 
 
-def softmax_attention(
-    X: torch.Tensor,
-    x_query: torch.Tensor,
-    W_KQ: torch.Tensor,
-    W_PV: torch.Tensor,
-    X_T: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Eq. 12: x̂ = W_PV X softmax(Xᵀ W_KQ x̃). ``X_T`` (B, n, L) is an optional second layout of X."""
-    p = softmax_attention_weights(X, x_query, W_KQ, X_T=X_T)
-    v = torch.bmm(p.unsqueeze(1), X).squeeze(1)
-    return v @ W_PV.transpose(-1, -2)
+def attention(model: str, X, x_query, W_KQ=None, W_PV=None, X_T=None, **params):
+    """x̂ (B, n) of a registered model (Eq. 11 "linear", Eq. 12 "softmax", ...) for contexts X (B, L, n), queries
+    x̃ (B, n) and its parameters by name (W_KQ, W_PV, and any others); ``X_T`` (B, n, L) only speeds up softmax."""
+    given = {"W_KQ": W_KQ, "W_PV": W_PV, **params}
+    return get(model).predict(X, x_query, {k: v for k, v in given.items() if v is not None}, X_T=X_T)
 
 
-def softmax_attention_weights(X, x_query, W_KQ, X_T=None) -> torch.Tensor:
-    """softmax over context tokens of the scores Xᵀ W_KQ x̃, shape (B, L)."""
-    k = x_query @ W_KQ.transpose(-1, -2)
-    if X_T is None:
-        scores = torch.bmm(X, k.unsqueeze(-1)).squeeze(-1)
-    else:  # (B,1,n) @ (B,n,L) streams L contiguously: ~3x faster on CPU than (B,L,n) @ (B,n,1)
-        scores = torch.bmm(k.unsqueeze(1), X_T).squeeze(1)
-    return torch.softmax(scores, dim=-1)
+def __getattr__(name: str):
+    module = _FUNCTIONS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".denoisers.{module}", __package__), name)
+    globals()[name] = value
+    return value
 
 
-def attention(model: str, X, x_query, W_KQ, W_PV, X_T=None) -> torch.Tensor:
-    """Dispatch on the model name ("linear" or "softmax")."""
-    if model == "linear":
-        return linear_attention(X, x_query, W_KQ, W_PV)
-    if model == "softmax":
-        return softmax_attention(X, x_query, W_KQ, W_PV, X_T=X_T)
-    raise ValueError(f"unknown model {model!r}; allowed: {', '.join(MODELS)}")
-
-
-def weight_summary(W_KQ: torch.Tensor, W_PV: torch.Tensor) -> dict[str, float]:
-    """α = mean diag(W_PV), β = mean diag(W_KQ), and each matrix's relative distance from a scaled identity.
-
-    ``dist_KQ`` = ‖W_KQ − βI‖_F / ‖W_KQ‖_F (0 for an exact scaled identity, ~1 for a random matrix).
-    """
-    out = {}
-    for name, W, key in (("KQ", W_KQ, "beta"), ("PV", W_PV, "alpha")):
-        W = torch.as_tensor(W, dtype=torch.float64)
-        mean_diag = torch.diagonal(W).mean()
-        resid = W - mean_diag * torch.eye(W.shape[0], dtype=W.dtype)
-        out[key] = float(mean_diag)
-        out[f"dist_{name}"] = float(resid.norm() / W.norm().clamp_min(1e-300))
-    return out
+def __dir__():
+    return sorted(set(globals()) | set(_FUNCTIONS))

@@ -1,25 +1,28 @@
 """Training loop of §3 (Fig. 3): Adam on the per-component MSE, step-decayed learning rate, for
-one run or an ensemble of runs trained together as one batched computation.
+one run or an ensemble of runs trained together as one batched computation, for any model of the
+registry in :mod:`icdenoise.models`.
 
 Ensembles. :func:`train_ensemble` trains R runs (:class:`Member`: a training set or an
 :class:`OnlinePrompts` stream, a test set and a :class:`TrainConfig`) in one process. Members are
 grouped into homogeneous sub-ensembles (same model, n, L, training-set size, test-set size, batch
-size, dtype) whose weights live in one (R, 2, n, n) tensor and step in lock-step; each member keeps
-its own data, initial weights (``init_weights(n, Generator().manual_seed(seed))``), batch order (the
-same ``randperm`` stream of that generator), lr and lr schedule, so its curves and weights equal a
-solo run's up to float rounding (on the fused CPU kernel: bit for bit). Members with fewer epochs
-stop early (groups are sorted by epochs, so the active members are always a prefix).
-:func:`train` is the one-member case of the same code.
+size, dtype) whose weights live in one (R, D) tensor (D: the model's parameter count; its parameters
+by name are views of it; for the paper's models the memory of (R, 2, n, n) = (W_KQ, W_PV)) and step
+in lock-step; each member keeps its own data, initial weights (the model's ``init`` from
+``Generator().manual_seed(seed)``: ``init_weights`` for W_KQ, W_PV), batch order (the same
+``randperm`` stream of that generator), lr and lr schedule, so its curves and weights equal a solo
+run's up to float rounding (on the fused CPU kernel: bit for bit). Members with fewer epochs stop
+early (groups are sorted by epochs, so the active members are always a prefix). :func:`train` is the
+one-member case of the same code.
 
-Kernels. Both models use hand-written gradients (checked against autograd in the tests):
-
-* linear attention reads the context only through S = XᵀX/L (Eq. 11), computed once per prompt;
-* softmax attention reads the (n, L) context itself.
-
-On the CPU both run the fused numba kernels of :mod:`icdenoise.kernels` (a whole epoch of gradient
-and Adam steps in one compiled call; softmax makes one pass over each prompt's context per step,
-while it is in cache). On CUDA, or with kernel "torch" (argument, or ``ICDENOISE_KERNEL=torch``),
-batched torch products: the S moments for linear, the (B, n, L) layout for softmax.
+Kernels. A model computes its own gradients (the paper's two: hand-written, checked against autograd
+in the tests; linear attention reads the context only through S = XᵀX/L, Eq. 11, computed once per
+prompt; softmax attention reads the (n, L) context itself) or leaves them to autograd. On the CPU a
+model with fused numba kernels runs them (:mod:`icdenoise.kernels`: a whole epoch of gradient and
+Adam steps in one compiled call; softmax makes one pass over each prompt's context per step, while
+it is in cache). On CUDA, with kernel "torch" (argument, or ``ICDENOISE_KERNEL=torch``), or for a
+model without fused kernels: batched torch products on the context layout the model asks for.
+Those per-step computations (a split in that layout, the fused or torch calls) are in
+:mod:`icdenoise.train_steps`; this module holds the settings, the optimiser and the loop.
 
 Losses are per-component MSE, ‖x̂ − x‖²/n, averaged over prompts. The per-epoch train and test
 MSE are exact per-prompt means over the whole split with the weights at the end of that epoch
@@ -39,9 +42,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import kernels
-from .models import MODELS, context_moment, init_weights, weight_summary
+from . import kernels, models
 from .tasks import SAMPLERS, PromptBatch, derive_seed
+from .train_steps import _Kernel, _np, _Split, batch_grads, per_prompt_mse  # noqa: F401  (re-exported)
 
 log = logging.getLogger("icdenoise")
 
@@ -76,8 +79,8 @@ class TrainConfig:
     label: str = ""  # names the run (case, model, seed, ...) in errors and the progress bar
 
     def __post_init__(self):
-        if self.model not in MODELS:
-            raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
+        if self.model not in models.REGISTRY:
+            raise ValueError(f"model must be one of {tuple(models.REGISTRY)}, got {self.model!r}")
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 1:
@@ -109,29 +112,42 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """Per-epoch curves (index 0 = initial weights) and final weights."""
+    """Per-epoch curves (index 0 = initial weights) and final parameters by name (``params``)."""
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The arrays a run file stores (curves and final weights)."""
-        names = ("train_mse", "test_mse", "alpha", "beta", "lr", "train_mse_batch_avg", "W_KQ", "W_PV")
-        return {k: getattr(self, k) for k in names}
+        """The arrays a run file stores: the curves and every final parameter by name."""
+        names = ("train_mse", "test_mse", "alpha", "beta", "lr", "train_mse_batch_avg")
+        return {**{k: getattr(self, k) for k in names}, **self.params}
 
     train_mse: np.ndarray
     test_mse: np.ndarray
-    alpha: np.ndarray
-    beta: np.ndarray
+    alpha: np.ndarray  # the model's α read-out per epoch (mean diag W_PV for the paper's models; else maybe NaN)
+    beta: np.ndarray  # likewise β (mean diag W_KQ)
     lr: np.ndarray
-    W_KQ: np.ndarray
-    W_PV: np.ndarray
+    params: dict[str, np.ndarray]  # final parameters by name, float64 (W_KQ, W_PV for the paper's models)
     seconds: float
     device: str
-    info: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)  # the model's weight summary (paper models: alpha, beta, dist_KQ, ...)
     ensemble_size: int = 1  # members trained together in this run's sub-ensemble
     ensemble_seconds: float = 0.0  # wall time of the whole sub-ensemble (``seconds`` is its share: / size)
     kernel: str = "torch"  # "fused" (numba, CPU) or "torch"
     #: per epoch, the mean of the batch losses seen during it (how the authors' code reported its train
     #: loss; the weights change within the epoch); NaN at epoch 0. ``train_mse`` is the exact split mean.
     train_mse_batch_avg: np.ndarray | None = None
+    model: str = ""  # the registered model's name
+
+    def _param(self, name: str) -> np.ndarray:
+        if name not in self.params:
+            raise AttributeError(f"model {self.model!r} has no parameter {name} (it has {', '.join(self.params)})")
+        return self.params[name]
+
+    @property
+    def W_KQ(self) -> np.ndarray:
+        return self._param("W_KQ")
+
+    @property
+    def W_PV(self) -> np.ndarray:
+        return self._param("W_PV")
 
 
 def resolve_device(device: str) -> torch.device:
@@ -225,214 +241,6 @@ class Member:
             f"{c.label or c.model}: model={c.model} lr={c.lr} batch_size={c.batch_size} epochs={c.epochs} "
             f"{data} rng_seed={c.seed}"
         )
-
-
-def _np(a, dtype=None) -> np.ndarray:
-    if isinstance(a, torch.Tensor):
-        a = a.detach().cpu().numpy()
-    return np.asarray(a) if dtype is None else np.asarray(a, dtype=dtype)
-
-
-# ----------------------------------------------------------------------------- data of a sub-ensemble
-
-
-class _Split:
-    """One split (train or test) of every member of a sub-ensemble, member-major.
-
-    Softmax: ``XT`` (R, P, n, L) numpy (the fused kernel's layout) with a torch view ``XT_flat``
-    (R·P, n, L) for the torch kernels; linear: ``S`` (R·P, n, n) = XᵀX/L (and its numpy view ``S_np``
-    (R, P, n, n) for the fused kernel). ``q``, ``t`` (R, P, n).
-    """
-
-    def __init__(
-        self,
-        batches: list[PromptBatch],
-        model: str,
-        device: torch.device,
-        dtype: np.dtype,
-        fused: bool,
-        batch_rows: int = 0,
-        XT: np.ndarray | None = None,
-    ):
-        R = len(batches)
-        P, L, n = batches[0].X.shape
-        self.R, self.P, self.n, self.L = R, P, n, L
-        q = np.empty((R, P, n), dtype)
-        t = np.empty((R, P, n), dtype)
-        for r, b in enumerate(batches):
-            q[r], t[r] = _np(b.x_query), _np(b.x_target)
-        self.q_np, self.t_np = q, t
-        self.q = torch.from_numpy(q).to(device)
-        self.t = torch.from_numpy(t).to(device)
-        self.model = model
-        if model == "linear":
-            S = torch.empty(R, P, n, n, dtype=self.q.dtype, device=device)
-            for r, b in enumerate(batches):
-                S[r] = context_moment(torch.as_tensor(_np(b.X, dtype)).to(device))
-            self.S = S.reshape(R * P, n, n)
-            if fused:  # the fused kernel's (R, P, n, n) numpy view of the same memory
-                self.S_np = S.numpy()
-        else:
-            if XT is None:
-                XT = np.empty((R, P, n, L), dtype)
-            for r, b in enumerate(batches):
-                if not np.may_share_memory(XT[r], _np(b.X)):  # drawn into its slot already: no copy
-                    XT[r] = _np(b.X).transpose(0, 2, 1)
-            self.XT = XT
-            if not fused:
-                self.XT_flat = torch.from_numpy(XT).to(device).reshape(R * P, n, L)
-                self._buf = torch.empty(batch_rows, n, L, dtype=self.q.dtype, device=device)
-
-    def flat_index(self, idx: torch.Tensor) -> torch.Tensor:
-        """(A, B) per-member prompt indices -> (A·B,) rows of the member-major flat tensors."""
-        A = idx.shape[0]
-        return (idx + torch.arange(A, device=idx.device).unsqueeze(1) * self.P).reshape(-1)
-
-
-# ----------------------------------------------------------------------------- torch kernels (any device)
-
-
-def _torch_forward(model: str, d: _Split, flat: torch.Tensor, A: int, W: torch.Tensor):
-    """x̂ of the prompts ``flat`` (A·B rows, member-major), weights W (A, 2, n, n); returns (out, cache)."""
-    B = flat.shape[0] // A
-    n = d.n
-    q = torch.index_select(d.q.reshape(-1, n), 0, flat).reshape(A, B, n)
-    k = torch.bmm(q, W[:, 0].transpose(1, 2))  # (A, B, n)
-    if model == "linear":
-        S = torch.index_select(d.S, 0, flat)
-        h = torch.bmm(S, k.reshape(A * B, n, 1)).reshape(A, B, n)
-        return torch.bmm(h, W[:, 1].transpose(1, 2)), (q, S, h)
-    XT = torch.index_select(d.XT_flat, 0, flat, out=d._buf[: flat.shape[0]])
-    p = torch.softmax(torch.bmm(k.reshape(A * B, 1, n), XT), dim=-1)  # (A·B, 1, L)
-    v = torch.bmm(XT, p.transpose(1, 2)).reshape(A, B, n)
-    return torch.bmm(v, W[:, 1].transpose(1, 2)), (q, XT, p, v)
-
-
-def _torch_grads(model: str, d: _Split, idx: torch.Tensor, W: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
-    """G[:A] = gradient of each active member's batch mean per-component MSE (idx: (A, B) prompt indices);
-    returns that batch loss per member, (A,) float64 on the device."""
-    A, B = idx.shape
-    n = d.n
-    flat = d.flat_index(idx)
-    out, cache = _torch_forward(model, d, flat, A, W[:A])
-    err = out - torch.index_select(d.t.reshape(-1, n), 0, flat).reshape(A, B, n)
-    loss = err.double().square().mean((1, 2))  # stays on the device: no synchronisation per step
-    err.mul_(2.0 / (B * n))
-    g_hv = torch.bmm(err, W[:A, 1])  # gradient w.r.t. h (linear) or v (softmax), (A, B, n)
-    if model == "linear":
-        q, S, h = cache
-        torch.bmm(err.transpose(1, 2), h, out=G[:A, 1])
-        g_k = torch.bmm(S, g_hv.reshape(A * B, n, 1)).reshape(A, B, n)  # S is symmetric
-    else:
-        q, XT, p, v = cache
-        torch.bmm(err.transpose(1, 2), v, out=G[:A, 1])
-        g_p = torch.bmm(g_hv.reshape(A * B, 1, n), XT)  # (A·B, 1, L)
-        g_s = p * (g_p - (v * g_hv).sum(-1).reshape(A * B, 1, 1))
-        g_k = torch.bmm(XT, g_s.transpose(1, 2)).reshape(A, B, n)
-    torch.bmm(g_k.transpose(1, 2), q, out=G[:A, 0])
-    return loss
-
-
-@torch.no_grad()
-def _torch_mse(model: str, d: _Split, W: torch.Tensor, A: int, chunk: int) -> torch.Tensor:
-    """(A, P) per-prompt ‖x̂ − x‖²/n of the first A members (softmax: in chunks of prompts, cache-sized)."""
-    n, P = d.n, d.P
-    k = torch.bmm(d.q[:A], W[:A, 0].transpose(1, 2))  # (A, P, n)
-    if model == "linear":
-        h = torch.bmm(d.S[: A * P], k.reshape(A * P, n, 1)).reshape(A, P, n)
-    else:
-        kf = k.reshape(A * P, 1, n)
-        h = torch.empty(A * P, n, dtype=k.dtype, device=k.device)
-        for s in range(0, A * P, chunk):
-            e = min(s + chunk, A * P)  # the first A members only
-            XT = d.XT_flat[s:e]
-            p = torch.softmax(torch.bmm(kf[s:e], XT), dim=-1)
-            h[s:e] = torch.bmm(XT, p.transpose(1, 2)).squeeze(-1)
-        h = h.reshape(A, P, n)
-    out = torch.bmm(h, W[:A, 1].transpose(1, 2))
-    return (out - d.t[:A]).square().mean(-1)
-
-
-# ----------------------------------------------------------------------------- the kernel interface
-
-
-class _Kernel:
-    """grads(split, idx (A, B), W, G), epoch(split, idx (A, P), W, G, opt, B) and mse(split, W, A) -> (A, P)
-    float64 numpy, for one sub-ensemble."""
-
-    def __init__(self, model: str, kind: str, eval_chunk: int):
-        self.model, self.kind, self.eval_chunk = model, kind, eval_chunk
-
-    def _data(self, d: _Split) -> np.ndarray:
-        """What the fused kernels read of a prompt: its moment S (linear) or its context XT (softmax)."""
-        return d.S_np if self.model == "linear" else d.XT
-
-    def _fused(self, step: str):
-        """The model's fused kernel for ``step`` ("grads", "epoch" or "mse"): e.g. ``kernels.linear_epoch``."""
-        return getattr(kernels, f"{self.model}_{step}")
-
-    def grads(self, d: _Split, idx: torch.Tensor, W: torch.Tensor, G: torch.Tensor):
-        """Writes the gradients into G; returns each active member's batch loss (A,) at these weights
-        (numpy for the fused kernel, a device tensor for torch)."""
-        if self.kind == "fused":
-            A, B = idx.shape
-            Wn = W.numpy()
-            loss = np.zeros(A)
-            self._fused("grads")(
-                self._data(d), d.q_np, d.t_np, idx.numpy(), Wn, G.numpy(), Wn.dtype.type(2.0 / (B * d.n)), loss
-            )
-            return loss
-        return _torch_grads(self.model, d, idx, W, G)
-
-    def epoch(self, d: _Split, idx: torch.Tensor, W: torch.Tensor, G: torch.Tensor, opt: Adam, B: int) -> list:
-        """One epoch of the first A = len(idx) members: for each batch of B prompts of ``idx`` (A, P), in order,
-        the gradients and one Adam step. Returns each batch's losses (A,). The fused kernel takes the whole
-        epoch in one compiled call, with the same operations in the same order as the loop below."""
-        A, P = idx.shape
-        if self.kind != "fused":
-            losses = []
-            for start in range(0, P, B):
-                losses.append(self.grads(d, idx[:, start : start + B].contiguous(), W, G))
-                opt.step(G, A)
-            return losses
-        S = -(-P // B)
-        steps, bc2 = opt.epoch_factors(S)
-        Wn = W.numpy()
-        scales = np.array([Wn.dtype.type(2.0 / (min(B, P - s * B) * d.n)) for s in range(S)])
-        losses = np.zeros((S, A))
-        Wf, mf, vf = opt.flat
-        self._fused("epoch")(
-            self._data(d), d.q_np, d.t_np, np.ascontiguousarray(idx.numpy()), B,
-            Wn, G.numpy(), Wf, mf, vf, G.numpy().reshape(Wf.shape), steps, bc2, opt.betas[0], opt.betas[1],
-            opt.eps, scales, losses,
-        )  # fmt: skip
-        return list(losses)
-
-    def mse(self, d: _Split, W: torch.Tensor, A: int) -> np.ndarray:
-        if self.kind == "fused":
-            D = self._data(d)
-            out = np.empty((A, d.P), D.dtype)
-            self._fused("mse")(D, d.q_np, d.t_np, W.numpy(), out, A)
-            return out.astype(np.float64)
-        chunk = max(1, self.eval_chunk)
-        return _torch_mse(self.model, d, W, A, chunk).double().cpu().numpy()
-
-
-def batch_grads(
-    model: str, split: _Split, idx: torch.Tensor, W: torch.Tensor, G: torch.Tensor, kernel: str = "torch"
-) -> None:
-    """Gradient of each member's batch mean per-component MSE w.r.t. W[r] = (W_KQ, W_PV), written into G.
-
-    ``split`` holds R members, ``idx`` (A, B) the prompt indices of the first A; W, G (R, 2, n, n).
-    """
-    _Kernel(model, kernel, 100).grads(split, idx, W, G)
-
-
-def per_prompt_mse(
-    model: str, split: _Split, W: torch.Tensor, A: int | None = None, kernel: str = "torch", chunk: int = 100
-) -> np.ndarray:
-    """(A, P) per-prompt ‖x̂ − x‖²/n of the first A members of ``split`` (float64)."""
-    return _Kernel(model, kernel, chunk).mse(split, W, split.R if A is None else A)
 
 
 class Adam:
@@ -559,7 +367,7 @@ class _SubEnsemble:
     def __init__(self, members: list[Member], device: torch.device, kernel: str):
         self.members = sorted(members, key=lambda m: -m.cfg.epochs)  # stable: ties keep their order
         m0 = self.members[0]
-        self.model, self.online = m0.cfg.model, m0.online
+        self.model, self.online = models.get(m0.cfg.model), m0.online
         self.B = m0.cfg.batch_size
         self.device = device
         self.kind = kernels.kernel_choice(kernel, self.model, device.type)
@@ -567,17 +375,18 @@ class _SubEnsemble:
         self.R = len(self.members)
         self.epochs = [m.cfg.epochs for m in self.members]
         self.dtype = np.dtype(_np(m0.test_set.X[:0]).dtype)
-        self._buffer = None  # online softmax: the training prompts, refilled every epoch
+        self._buffer = None  # online, context "XT" (softmax): the training prompts, refilled every epoch
         self.eval_every = [m.cfg.eval_every for m in self.members]
 
     def _split(self, batches, batch_rows=0, XT=None) -> _Split:
         return _Split(batches, self.model, self.device, self.dtype, self.kind == "fused", batch_rows, XT)
 
     def _online_split(self, epoch: int, A: int) -> _Split:
-        """Epoch ``epoch``'s training split of the first A (online) members; softmax in float32 draws every
-        stream straight into one (R, P, n, L) buffer, reused every epoch (no 100 MB allocation per epoch)."""
+        """Epoch ``epoch``'s training split of the first A (online) members; a model that keeps the (n, L) tokens
+        (softmax) in float32 draws every stream straight into one (R, P, n, L) buffer, reused every epoch (no
+        100 MB allocation per epoch)."""
         m0 = self.members[0].train_set
-        if self.model == "softmax" and self.dtype == np.float32:
+        if self.model.context == "XT" and self.dtype == np.float32:
             if self._buffer is None:
                 self._buffer = np.empty((self.R, m0.num_prompts, m0.n, m0.L), np.float32)
             XT = self._buffer[:A]
@@ -588,10 +397,10 @@ class _SubEnsemble:
         R, B = self.R, self.B
         torch_dtype = torch.from_numpy(np.zeros(0, self.dtype)).dtype
         gens = [torch.Generator(device="cpu").manual_seed(int(m.cfg.seed)) for m in self.members]
-        W = torch.empty(R, 2, *(2 * [self._n()]), dtype=torch_dtype)
-        for r, g in enumerate(gens):
-            W_KQ0, W_PV0 = init_weights(self._n(), g)  # the same draw as a solo run: reproducible "untrained" weights
-            W[r, 0], W[r, 1] = W_KQ0, W_PV0
+        n = self._n()
+        W = torch.empty(R, self.model.size(n), dtype=torch_dtype)  # (R, D); the paper's models: (R, 2, n, n)
+        for r, g in enumerate(gens):  # the same draw as a solo run: reproducible "untrained" weights
+            W[r] = self.model.flatten(self.model.init(n, g))
         W = W.to(self.device)
         G = torch.zeros_like(W)
         opt = Adam(W, lr=[m.cfg.lr for m in self.members], fused=self.kind == "fused")
@@ -612,8 +421,8 @@ class _SubEnsemble:
         batch_avg = np.full((R, E + 1), np.nan)  # epoch 0: no training step yet
 
         def record(epoch: int, A: int):
-            diag = torch.diagonal(W[:A], dim1=-2, dim2=-1).double().mean(-1).cpu().numpy()  # (A, 2): beta, alpha
-            curves[:A, epoch, 2:] = diag[:, ::-1]
+            curves[:A, epoch, 2:] = self.model.alpha_beta(self.model.views(W[:A], n))  # (A, 2): alpha, beta
+            finite = torch.isfinite(W[:A]).all(1).cpu().numpy()  # (A,) every weight of the member finite
             exact = epoch == 0 or any(epoch % self.eval_every[r] == 0 or epoch == self.epochs[r] for r in range(A))
             if exact:  # every member of this step is evaluated (it costs one pass over both splits)
                 curves[:A, epoch, 0] = self.kernel.mse(tr, W, A).mean(-1)
@@ -622,7 +431,7 @@ class _SubEnsemble:
                 c = curves[r, epoch]
                 loss = c[0] if exact else batch_avg[r, epoch]
                 exploded = epoch > 0 and loss > self.members[r].cfg.divergence_factor * curves[r, 0, 0]
-                if exploded or not np.isfinite(loss) or not np.isfinite(c[1:] if exact else c[2:]).all():
+                if exploded or not np.isfinite(loss) or not finite[r] or (exact and not np.isfinite(c[1])):
                     what = f"train MSE {c[0]}, test MSE {c[1]}" if exact else f"batch-mean train MSE {loss}"
                     raise TrainingDiverged(
                         f"training diverged ({what}) at epoch {epoch} of "
@@ -664,10 +473,11 @@ class _SubEnsemble:
                 sampling,
                 time.process_time() - c0,
             )
-        Wf = W.cpu().double().numpy()
+        final = self.model.views(W.cpu().double().numpy(), n)  # name -> (R, *shape) float64
         out = []
         for r, m in enumerate(self.members):
             E_r = m.cfg.epochs
+            params = {k: np.array(v[r]) for k, v in final.items()}  # copies; a scalar stays a 0-d array
             out.append(
                 TrainResult(
                     train_mse=curves[r, : E_r + 1, 0].copy(),
@@ -676,14 +486,14 @@ class _SubEnsemble:
                     beta=curves[r, : E_r + 1, 3].copy(),
                     lr=lrs[r, : E_r + 1].copy(),
                     train_mse_batch_avg=batch_avg[r, : E_r + 1].copy(),
-                    W_KQ=Wf[r, 0].copy(),
-                    W_PV=Wf[r, 1].copy(),
+                    params=params,
                     seconds=seconds / R,
                     device=str(self.device),
-                    info=weight_summary(torch.from_numpy(Wf[r, 0]), torch.from_numpy(Wf[r, 1])),
+                    info=self.model.summary(params),
                     ensemble_size=R,
                     ensemble_seconds=seconds,
                     kernel=self.kind,
+                    model=self.model.name,
                 )
             )
         return out
@@ -705,9 +515,10 @@ def train_ensemble(
 
     ``device``, ``threads`` and ``progress`` default to the members' TrainConfig values, which must
     then agree. ``kernel``: "auto" (default; ``$ICDENOISE_KERNEL`` may override), "torch" or "fused"
-    (softmax on the CPU only). Members are grouped into sub-ensembles of equal (model, online, n, L,
-    training-set size, test-set size, batch size, dtype), each trained in lock-step, one after the
-    other. A diverging member raises :class:`TrainingDiverged` naming it (label, model, lr, seed, ...).
+    (on the CPU, for models with fused kernels; otherwise torch). Members are grouped into sub-ensembles
+    of equal (model, online, n, L, training-set size, test-set size, batch size, dtype), each trained in
+    lock-step, one after the other. A diverging member raises :class:`TrainingDiverged` naming it (label,
+    model, lr, seed, ...).
     """
     if not members:
         return []
@@ -739,7 +550,8 @@ def train_ensemble(
 def train(
     train_set: PromptBatch | OnlinePrompts, test_set: PromptBatch, cfg: TrainConfig, *, kernel: str | None = None
 ) -> TrainResult:
-    """Train W_KQ, W_PV of ``cfg.model`` on ``train_set`` with Adam; evaluate both splits every epoch.
+    """Train the parameters of ``cfg.model`` (the paper's models: W_KQ, W_PV) on ``train_set`` with Adam (§3);
+    evaluate both splits every epoch.
 
     The one-member case of :func:`train_ensemble`.
     """

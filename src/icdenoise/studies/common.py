@@ -20,35 +20,43 @@ def mean_se(per_prompt: np.ndarray) -> tuple[float, float]:
     return float(v.mean()), se
 
 
-def initial_weights(n: int, train_seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The initial (W_KQ, W_PV) of a run trained by icdenoise.train.train with ``seed=train_seed``.
+def initial_weights(n: int, train_seed: int, model: str = "linear") -> tuple[np.ndarray, np.ndarray]:
+    """The initial (W_KQ, W_PV) of a run of ``model`` trained by icdenoise.train.train with ``seed=train_seed``.
 
-    train() draws them from ``torch.Generator().manual_seed(seed)`` before anything else, so this
-    reproduces them exactly: the "untrained" model of Fig. 4b is the trained model's own start.
+    train() draws them from ``torch.Generator().manual_seed(seed)`` before anything else (the model's
+    ``init``; for the paper's models ``init_weights``), so this reproduces them exactly: the "untrained"
+    model of Fig. 4b is the trained model's own start.
     """
     import torch
 
-    from ..models import init_weights
+    from ..models import get
 
-    gen = torch.Generator(device="cpu").manual_seed(int(train_seed))
-    W_KQ, W_PV = init_weights(n, gen)
-    return W_KQ.numpy(), W_PV.numpy()
+    params = get(model).init(n, torch.Generator(device="cpu").manual_seed(int(train_seed)))
+    return params["W_KQ"].numpy(), params["W_PV"].numpy()
 
 
-def model_mse(model: str, X, x_query, x_target, W_KQ, W_PV, chunk: int = 250) -> np.ndarray:
-    """Per-prompt MSE per component of attention ``model`` with weights (W_KQ, W_PV), float32 like training."""
+def model_mse(
+    model: str, X, x_query, x_target, W_KQ=None, W_PV=None, chunk: int = 250, params: dict | None = None
+) -> np.ndarray:
+    """Per-prompt MSE per component of the registered ``model`` (Eq. 11, Eq. 12, ...), float32 like training.
+
+    Its parameters: ``W_KQ``, ``W_PV`` and/or ``params`` by name (e.g. a run file's arrays; names the model
+    does not have are ignored); the forward pass is the model's own (icdenoise.models.attention).
+    """
     import torch
 
-    from ..models import attention
+    from ..models import get
 
-    Wk = torch.as_tensor(np.asarray(W_KQ, dtype=np.float32))
-    Wv = torch.as_tensor(np.asarray(W_PV, dtype=np.float32))
+    m = get(model)
+    given = {**(params or {}), **{k: v for k, v in (("W_KQ", W_KQ), ("W_PV", W_PV)) if v is not None}}
+    names = [p.name for p in m.params]
+    p = {k: torch.as_tensor(np.asarray(given[k], dtype=np.float32)) for k in names if k in given}
     out = []
     with torch.no_grad():
         for s in range(0, X.shape[0], chunk):
             Xc = torch.from_numpy(np.ascontiguousarray(X[s : s + chunk], dtype=np.float32))
             qc = torch.from_numpy(np.ascontiguousarray(x_query[s : s + chunk], dtype=np.float32))
-            pred = attention(model, Xc, qc, Wk, Wv).double().numpy()
+            pred = m.predict(Xc, qc, p).double().numpy()
             diff = pred - np.asarray(x_target[s : s + chunk], dtype=np.float64)
             out.append(np.einsum("bi,bi->b", diff, diff) / diff.shape[-1])
     return np.concatenate(out)
