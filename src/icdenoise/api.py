@@ -434,19 +434,21 @@ class AttentionModel:
     model: str
     W_KQ: object
     W_PV: object
+    extra: dict = field(default_factory=dict)  # a registered model's other parameters by name (e.g. λ)
 
     def predict(self, X, x_query):
-        """x̂ of Eq. 11 (linear) or Eq. 12 (softmax) for contexts X (B, L, n) and queries x̃ (B, n)."""
+        """x̂ of Eq. 11 (linear), Eq. 12 (softmax) or another registered model for contexts X (B, L, n), queries x̃."""
         import torch
 
         from .models import attention
 
+        params = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in self.extra.items()}
         W_KQ = torch.as_tensor(self.W_KQ, dtype=torch.float64)
         W_PV = torch.as_tensor(self.W_PV, dtype=torch.float64)
         X = torch.as_tensor(X, dtype=torch.float64)
         q = torch.as_tensor(x_query, dtype=torch.float64)
         with torch.no_grad():
-            return attention(self.model, X, q, W_KQ, W_PV).numpy()
+            return attention(self.model, X, q, W_KQ, W_PV, **params).numpy()
 
     def __call__(self, batch: PromptBatch):
         return self.predict(batch.X, batch.x_query)
@@ -673,7 +675,8 @@ def train_case(
                     }
                 )
             )
-        models[seed] = AttentionModel(model, res.W_KQ, res.W_PV)
+        extra = {k: v for k, v in res.params.items() if k not in ("W_KQ", "W_PV")}
+        models[seed] = AttentionModel(model, res.params["W_KQ"], res.params["W_PV"], extra)
         if on_seed is not None:
             on_seed(row)
     return TrainCaseResult(
