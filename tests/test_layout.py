@@ -126,3 +126,13 @@ def test_science_modules_are_free_of_the_workflow(module):
             imported |= {a.name.split(".")[0] for a in node.names}
     assert not imported & {"jobs", "studies", "plotting", "snakemake", "io"}, (module, imported)
     assert "results/" not in source, f"{module}.py names a result path"
+
+
+def test_long_modules_say_why():
+    """No source module grows past about 600 lines without a line at its top saying why."""
+    long = []
+    for path in sorted((REPO / "src" / "icdenoise").rglob("*.py")):
+        text = path.read_text()
+        if len(text.splitlines()) > 600 and "Longer than 600 lines" not in "\n".join(text.splitlines()[:6]):
+            long.append(str(path.relative_to(REPO)))
+    assert not long, f"modules over 600 lines without a line at the top saying why: {long}"

@@ -1,5 +1,8 @@
 """One-off runs outside Snakemake: the paper settings, prompts, oracles and training in a few calls.
 
+Longer than 600 lines on purpose: it is the whole surface a notebook imports (settings, prompts, oracles,
+models, training), one documented name at a time; the work itself lives in the science modules and the run layer.
+
 This is the layer under both the ``icdenoise`` command line (``cli.py``) and the names that
 ``import icdenoise`` offers a notebook. Every default comes from ``config/config.yaml`` of the
 checkout, read at call time (one source of truth, never a second copy here), and every override is

@@ -1,5 +1,8 @@
 """The ``icdenoise`` command line: one-off runs outside Snakemake (``python -m icdenoise`` does the same).
 
+Longer than 600 lines on purpose: four subcommands, each an argparse parser whose every option says its
+default, unit and config key, and its printer; split per subcommand they would share most of this module.
+
 Subcommands: ``train`` (sample, train, summarise one case and model over seeds), ``bayes`` (every
 oracle's MSE and, for the subspace case, γ*(L)), ``check-config`` (the workflow's config validation,
 without Snakemake) and ``claims`` (the verdict table of a finished run). Defaults are read from the

@@ -1,5 +1,8 @@
 """Configuration checks that run before any job: JSON schema (types, ranges) and relations between keys.
 
+Longer than 600 lines on purpose: the relation checks, the command-line value parsing and the dependent
+settings must read the same merged config in one order; each is a short function here.
+
 Every message names the offending key as a dotted path (``cases.subspace.d``) and, where it
 applies, the allowed values, so a bad config fails at planning time with a readable error.
 """

@@ -1,11 +1,12 @@
 """Which kernel trains a sub-ensemble, and lazy access to the fused numba kernels.
 
 The fused CPU kernels (softmax and linear attention: the models whose ``fused`` attribute names them,
-icdenoise.models) live in :mod:`icdenoise.kernels_numba`; importing that module imports numba (~0.4 s)
-and its first call in a process loads the compiled code from numba's disk cache (~0.3-0.7 s; the very
-first call after an install or a source change compiles, ~10 s). This module is light: it decides the
-kernel and imports numba only when a fused kernel is used, so CUDA jobs and jobs that train nothing
-never pay for it. Attributes of the numba module (the names in ``_FORWARDED``) are forwarded lazily.
+icdenoise.models) live in :mod:`icdenoise.kernels_numba`; importing that module imports numba and its first
+call in a process loads the compiled code from numba's disk cache (the very first call after an install or a
+source change compiles them, which is slow: the README's Performance section has the figures). This module is
+light: it decides the kernel and imports numba only when a fused kernel is used, so CUDA jobs and jobs that
+train nothing never pay for it. Attributes of the numba module (the names in ``_FORWARDED``) are forwarded
+lazily.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ def kernel_choice(requested: str | None, model, device_type: str) -> str:
     it. CUDA always uses torch (one batched launch sequence for all members is what is fast there),
     and so does a model without fused kernels (its ``fused`` is None), whatever was asked.
     On the CPU both paper models fuse: softmax streams each context once per pass while it is in cache;
-    linear works on the n x n moments XᵀX/L, where torch's ~20 small ops per step (~5 µs each)
-    cost several times the arithmetic.
+    linear works on the n x n moments XᵀX/L, where torch's ~20 small ops per step, each with
+    its fixed dispatch cost, cost several times the arithmetic.
     """
     req = (requested or "auto").strip().lower()
     if req == "auto":

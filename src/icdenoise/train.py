@@ -174,7 +174,7 @@ class OnlinePrompts:
     800 prompts" and "online" with the same N and TrainConfig take the same optimiser steps.
 
     ``sampler="torch"`` draws each epoch with :func:`icdenoise.tasks.sample_prompts_torch` instead
-    (the same law, float32 torch draws from the same epoch seed, ~2-4x faster; deterministic too).
+    (the same law, float32 torch draws from the same epoch seed, faster; deterministic too).
     """
 
     case: str
@@ -248,7 +248,7 @@ class Adam:
 
     ``lr`` is a float or, for an ensemble, one lr per member (leading dimension of W); ``step(G, A)``
     updates the first A members only (the others have finished). ``fused=True`` (CPU) does the update
-    in one numba loop instead of ~8 torch ops of ~5 µs each. Matches PyTorch's update to
+    in one numba loop instead of ~8 torch ops, each with its fixed dispatch cost. Matches PyTorch's update to
     rounding (tested); avoids its per-step Python overhead, which is larger than a linear-attention step.
     """
 
@@ -288,7 +288,7 @@ class Adam:
         b1, b2 = self.betas
         self.t += 1
         A = self.W.shape[0] if A is None else A
-        if self._fused:  # one compiled loop instead of ~8 torch ops (~5 µs each)
+        if self._fused:  # one compiled loop instead of ~8 dispatched torch ops
             lr = np.full(1, self.lr) if self.scalar else self.lr
             Wn, mn, vn = self._np
             kernels.adam_step(

@@ -26,7 +26,7 @@ def softmax_attention_weights(X, x_query, W_KQ, X_T=None) -> torch.Tensor:
     k = x_query @ W_KQ.transpose(-1, -2)
     if X_T is None:
         scores = torch.bmm(X, k.unsqueeze(-1)).squeeze(-1)
-    else:  # (B,1,n) @ (B,n,L) streams L contiguously: ~3x faster on CPU than (B,L,n) @ (B,n,1)
+    else:  # (B,1,n) @ (B,n,L) streams L contiguously: faster on CPU than (B,L,n) @ (B,n,1)
         scores = torch.bmm(k.unsqueeze(1), X_T).squeeze(1)
     return torch.softmax(scores, dim=-1)
 
