@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import copy
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
+from icdenoise import verdict as vd
+from icdenoise.claims import deviations as dev
+from icdenoise.claims import gap_study as gap
+from icdenoise.claims import training_dynamics as fig3
 from icdenoise.studies import claims as cl
-from workflow_utils import PAPER_CONFIG, SMOKE_CONFIG, SMOKE_RESULTS, run_snakemake
+from workflow_utils import PAPER_CONFIG, REPO, SMOKE_CONFIG, SMOKE_RESULTS, run_snakemake
 
 PAPER = yaml.safe_load(PAPER_CONFIG.read_text())
 SETTINGS_KEYS = ("n", "L", "n_train", "n_test", "seeds", "dataset", "models", "cases", "context_sweep", "dim_shift")
@@ -40,55 +45,65 @@ def claim(claims, cid):
 
 
 def test_stats_and_half_unit():
-    st = cl.Stats([1.0, 2.0, 3.0])
+    st = vd.Stats([1.0, 2.0, 3.0])
     assert (st.mean, st.min, st.max, st.count) == (2.0, 1.0, 3.0, 3)
     assert st.se == pytest.approx(1 / math.sqrt(3))
-    pooled = cl.Stats.pooled([1.0, 3.0], [0.1, 0.1], [100, 300])
+    pooled = vd.Stats.pooled([1.0, 3.0], [0.1, 0.1], [100, 300])
     assert pooled.mean == pytest.approx(2.5) and pooled.se == pytest.approx(math.sqrt(10**2 + 30**2) / 400)
-    assert cl.half_unit("0.327") == 0.0005 and cl.half_unit("5.127") == 0.0005 and cl.half_unit("1") == 0.0
+    assert vd.half_unit("0.327") == 0.0005 and vd.half_unit("5.127") == 0.0005 and vd.half_unit("1") == 0.0
+
+
+def test_seed_mean_adds_prompt_and_seed_se_in_quadrature():
+    """One definition, shared with the gap study: the mean prompt SE and the SE of the seeds' spread."""
+    from icdenoise.studies import gap_study
+
+    m, se = vd.seed_mean([1.0, 2.0, 3.0], [0.1, 0.3, 0.2])
+    assert m == 2.0 and se == pytest.approx(math.sqrt(0.2**2 + 1 / 3))
+    assert vd.seed_mean([4.0], [0.5]) == (4.0, 0.5)  # one seed: the prompt SE alone
+    assert gap_study.seed_mean is vd.seed_mean
 
 
 @pytest.mark.parametrize(
     ("offset_in_margins", "verdict"),
-    [(0.0, cl.REPRODUCED), (0.999, cl.REPRODUCED), (1.001, cl.FAILED), (-1.001, cl.FAILED)],
+    [(0.0, vd.REPRODUCED), (0.999, vd.REPRODUCED), (1.001, vd.FAILED), (-1.001, vd.FAILED)],
 )
 def test_against_paper_boundary(offset_in_margins, verdict):
     """|mean − paper| ≤ k·SE + half a printed unit, with k from the tolerance."""
     tol = {"value": 3, "reason": "three standard errors"}
-    base = cl.Stats([0.3, 0.31, 0.32])  # SE 0.00577
+    base = vd.Stats([0.3, 0.31, 0.32])  # SE 0.00577
     margin = 3 * base.se + 0.0005
-    st = cl.Stats([0.3, 0.31, 0.32])
+    st = vd.Stats([0.3, 0.31, 0.32])
     st.mean = 0.327 + offset_in_margins * margin
-    c = cl.against_paper(cl.Claim("x", "s", "t", "e").measured(st, ""), st, "0.327", tol, None)
+    c = vd.against_paper(vd.Claim("x", "s", "t", "e").measured(st, ""), st, "0.327", tol, None)
     assert c["verdict"] == verdict
     assert c["tolerance_value"] == pytest.approx(margin) and c["tolerance_reason"] == "three standard errors"
-    assert (c["note"] != "") == (verdict == cl.FAILED)
+    assert (c["note"] != "") == (verdict == vd.FAILED)
 
 
 def test_uncheckable_wins_and_single_value_is_uncheckable():
     tol = {"value": 3, "reason": "three standard errors"}
-    st = cl.Stats([0.327, 0.327, 0.327])
-    c = cl.against_paper(cl.Claim("x", "s", "t", "e"), st, "0.327", tol, "n = 8 (paper 16)")
-    assert c["verdict"] == cl.UNCHECKABLE and "n = 8" in c["note"]
-    one = cl.Stats([0.5])
-    c = cl.against_paper(cl.Claim("x", "s", "t", "e").measured(one, ""), one, "0.327", tol, None)
-    assert c["verdict"] == cl.UNCHECKABLE and "standard error" in c["note"]
+    st = vd.Stats([0.327, 0.327, 0.327])
+    c = vd.against_paper(vd.Claim("x", "s", "t", "e"), st, "0.327", tol, "n = 8 (paper 16)")
+    assert c["verdict"] == vd.UNCHECKABLE and "n = 8" in c["note"]
+    one = vd.Stats([0.5])
+    c = vd.against_paper(vd.Claim("x", "s", "t", "e").measured(one, ""), one, "0.327", tol, None)
+    assert c["verdict"] == vd.UNCHECKABLE and "standard error" in c["note"]
 
 
 def test_scale_paper_settings_are_checkable_and_smoke_is_not():
-    assert cl.Scale(settings()).fig3("subspace", "linear") == []
+    assert vd.Scale(settings()).fig3("subspace", "linear") == []
     assert (
-        cl.Scale(settings()).fig4a() == [] and cl.Scale(settings()).fig4b() == [] and cl.Scale(settings()).fig5() == []
+        vd.Scale(settings()).fig4a() == [] and vd.Scale(settings()).fig4b() == [] and vd.Scale(settings()).fig5() == []
     )
     smoke = yaml.safe_load(SMOKE_CONFIG.read_text())
     s = settings(**{k: smoke[k] for k in SETTINGS_KEYS})
     s["train"] = {k: v for k, v in smoke["train"].items() if k != "threads"}
-    why = cl.Scale(s).fig3("sphere", "softmax")
+    why = vd.Scale(s).fig3("sphere", "softmax")
     assert "n = 8 (paper 16)" in why and "cases.sphere.epochs = 5 (paper 200)" in why
     assert any("need 3" in w for w in why)
-    assert cl.Scale(settings(seeds=[0, 1])).fig3("gmm") == ["seeds: 2 seed(s) (need 3 for a seed spread)"]
+    assert vd.Scale(settings(seeds=[0, 1])).fig3("gmm") == ["seeds: 2 seed(s) (need 3 for a seed spread)"]
     # the oracles depend on the task only: a different training set does not matter
-    assert cl.Scale(settings(n_train=10, seeds=[0])).oracle("gmm") == []
+    assert vd.Scale(settings(n_train=10, seeds=[0])).oracle("gmm") == []
 
 
 def _fig3_tables(alpha_beta, test_mse=0.36):
@@ -117,27 +132,27 @@ def test_fig3_claims_reproduced_failed_and_tolerance_from_config():
     s = settings()
     tol = s["claims"]["tolerances"]
     good = _fig3_tables([0.325, 0.326, 0.327, 0.328, 0.329, 0.327])
-    out = cl.fig3_claims(good, s, cl.Scale(s), tol)
-    assert claim(out, "case1_linear_alphabeta")["verdict"] == cl.REPRODUCED
-    assert claim(out, "case1_linear_near_bayes")["verdict"] == cl.REPRODUCED  # 0.36 < 1/3 * 1.15
-    assert claim(out, "case1_linear_scaled_identity")["verdict"] == cl.REPRODUCED
+    out = fig3.figure3_claims(good, s, vd.Scale(s), tol)
+    assert claim(out, "case1_linear_alphabeta")["verdict"] == vd.REPRODUCED
+    assert claim(out, "case1_linear_near_bayes")["verdict"] == vd.REPRODUCED  # 0.36 < 1/3 * 1.15
+    assert claim(out, "case1_linear_scaled_identity")["verdict"] == vd.REPRODUCED
     bad = _fig3_tables([0.300, 0.301, 0.302, 0.303, 0.304, 0.302], test_mse=0.40)
-    out = cl.fig3_claims(bad, s, cl.Scale(s), tol)
+    out = fig3.figure3_claims(bad, s, vd.Scale(s), tol)
     c = claim(out, "case1_linear_alphabeta")
-    assert c["verdict"] == cl.FAILED and "SE" in c["note"]
-    assert claim(out, "case1_linear_near_bayes")["verdict"] == cl.FAILED  # 0.40 > 0.3833
+    assert c["verdict"] == vd.FAILED and "SE" in c["note"]
+    assert claim(out, "case1_linear_near_bayes")["verdict"] == vd.FAILED  # 0.40 > 0.3833
     # a wider tolerance in the config (never in code) changes the verdict
     s2 = settings()
     s2["claims"]["tolerances"]["near_bayes_subspace"]["value"] = 0.25
-    out = cl.fig3_claims(bad, s2, cl.Scale(s2), s2["claims"]["tolerances"])
-    assert claim(out, "case1_linear_near_bayes")["verdict"] == cl.REPRODUCED
+    out = fig3.figure3_claims(bad, s2, vd.Scale(s2), s2["claims"]["tolerances"])
+    assert claim(out, "case1_linear_near_bayes")["verdict"] == vd.REPRODUCED
     # at another scale the same numbers are not checkable, and the row says why
     s3 = settings(n=8)
-    out = cl.fig3_claims(good, s3, cl.Scale(s3), tol)
+    out = fig3.figure3_claims(good, s3, vd.Scale(s3), tol)
     c = claim(out, "case1_linear_alphabeta")
-    assert c["verdict"] == cl.UNCHECKABLE and "n = 8 (paper 16)" in c["note"]
+    assert c["verdict"] == vd.UNCHECKABLE and "n = 8 (paper 16)" in c["note"]
     # missing runs (softmax, sphere, gmm here) are not checkable rather than failures
-    assert claim(out, "case3_beta")["verdict"] == cl.UNCHECKABLE
+    assert claim(out, "case3_beta")["verdict"] == vd.UNCHECKABLE
 
 
 def _gap_tables(approx=0.0021, approx_se=6e-5, est=0.0032, est_se=2.4e-4, L=500, floors=(0.0050, 0.0013)):
@@ -159,19 +174,19 @@ def _gap_tables(approx=0.0021, approx_se=6e-5, est=0.0032, est_se=2.4e-4, L=500,
 def test_gap_study_claims_split_and_floor():
     s = settings(gap_study={"online_L_cases": ["gmm"]})
     tol = s["claims"]["tolerances"]
-    assert cl.gap_study_claims({}, s, cl.Scale(s), tol) == []  # opt-in study not run: no rows
-    out = cl.gap_study_claims(_gap_tables(), s, cl.Scale(s), tol)
+    assert gap.claims({}, s, vd.Scale(s), tol) == []  # opt-in study not run: no rows
+    out = gap.claims(_gap_tables(), s, vd.Scale(s), tol)
     split, floor = claim(out, "gap_split_gmm_softmax"), claim(out, "gap_floor_falls_with_L_gmm")
-    assert split["verdict"] == cl.REPRODUCED and "approximation 40" in split["reproduced"]
-    assert floor["verdict"] == cl.REPRODUCED and "L = 100" in floor["reproduced"]
+    assert split["verdict"] == vd.REPRODUCED and "approximation 40" in split["reproduced"]
+    assert floor["verdict"] == vd.REPRODUCED and "L = 100" in floor["reproduced"]
     # an estimation part within 3 SE of zero is not resolved; a floor that does not fall fails
-    out = cl.gap_study_claims(_gap_tables(est=0.0005, floors=(0.0013, 0.0013)), s, cl.Scale(s), tol)
+    out = gap.claims(_gap_tables(est=0.0005, floors=(0.0013, 0.0013)), s, vd.Scale(s), tol)
     split, floor = claim(out, "gap_split_gmm_softmax"), claim(out, "gap_floor_falls_with_L_gmm")
-    assert split["verdict"] == cl.FAILED and "estimation" in split["note"] and "approximation" not in split["note"]
-    assert floor["verdict"] == cl.FAILED
+    assert split["verdict"] == vd.FAILED and "estimation" in split["note"] and "approximation" not in split["note"]
+    assert floor["verdict"] == vd.FAILED
     # the split at another L than the paper's is not checkable
-    out = cl.gap_study_claims(_gap_tables(L=100), s, cl.Scale(s), tol)
-    assert claim(out, "gap_split_gmm_softmax")["verdict"] == cl.UNCHECKABLE
+    out = gap.claims(_gap_tables(L=100), s, vd.Scale(s), tol)
+    assert claim(out, "gap_split_gmm_softmax")["verdict"] == vd.UNCHECKABLE
 
 
 def test_mc_claims_use_pooled_se_and_k_from_config():
@@ -182,14 +197,14 @@ def test_mc_claims_use_pooled_se_and_k_from_config():
             dict(case="subspace", seed=seed, estimator="bayes", split="fresh", num_prompts=50000, mse=m, mse_se=0.0004)
         )
     tables = {"baselines": pd.DataFrame(rows)}
-    c = claim(cl.oracle_claims(tables, cl.Scale(s), s["claims"]["tolerances"]), "prop2_subspace_bayes")
-    assert c["verdict"] == cl.REPRODUCED and c["reproduced_se"] == pytest.approx(0.0004 / math.sqrt(2))
+    c = claim(fig3.oracle_claims(tables, vd.Scale(s), s["claims"]["tolerances"]), "prop2_subspace_bayes")
+    assert c["verdict"] == vd.REPRODUCED and c["reproduced_se"] == pytest.approx(0.0004 / math.sqrt(2))
     s["claims"]["tolerances"]["k_mc"]["value"] = 2
-    c = claim(cl.oracle_claims(tables, cl.Scale(s), s["claims"]["tolerances"]), "prop2_subspace_bayes")
-    assert c["verdict"] == cl.FAILED
+    c = claim(fig3.oracle_claims(tables, vd.Scale(s), s["claims"]["tolerances"]), "prop2_subspace_bayes")
+    assert c["verdict"] == vd.FAILED
     # no sphere rows: not checkable, never "reproduced"
-    c = claim(cl.oracle_claims(tables, cl.Scale(s), s["claims"]["tolerances"]), "prop3_sphere_bayes")
-    assert c["verdict"] == cl.UNCHECKABLE
+    c = claim(fig3.oracle_claims(tables, vd.Scale(s), s["claims"]["tolerances"]), "prop3_sphere_bayes")
+    assert c["verdict"] == vd.UNCHECKABLE
 
 
 def test_batch_average_deviation_is_measured_only_when_present():
@@ -199,12 +214,12 @@ def test_batch_average_deviation_is_measured_only_when_present():
     )
     curves["mse"] = [1.0, 0.5, 1.1, 0.6]
     (row,) = [
-        r for r in cl.evaluate_deviations({"training_curves": curves}, s) if r["id"] == "split_mean_vs_batch_mean"
+        r for r in dev.evaluate_deviations({"training_curves": curves}, s) if r["id"] == "split_mean_vs_batch_mean"
     ]
-    assert row["effect"].startswith(cl.NOT_MEASURED) and math.isnan(row["effect_value"])
+    assert row["effect"].startswith(dev.NOT_MEASURED) and math.isnan(row["effect_value"])
     curves["train_mse_batch_avg"] = [1.2, 0.55, None, None]
     (row,) = [
-        r for r in cl.evaluate_deviations({"training_curves": curves}, s) if r["id"] == "split_mean_vs_batch_mean"
+        r for r in dev.evaluate_deviations({"training_curves": curves}, s) if r["id"] == "split_mean_vs_batch_mean"
     ]
     assert row["effect_value"] == pytest.approx(0.1)  # final epoch: (0.55 - 0.5) / 0.5
 
@@ -219,8 +234,8 @@ def test_build_claims_writes_the_ten_columns_and_strict_fails(tmp_path):
     outs = [tmp_path / f for f in ("claims.parquet", "deviations.parquet", "claims.md", "c.html", "d.html")]
     summary = cl.build_claims(paths, *outs, settings=s, strict=False)
     df = pd.read_parquet(outs[0])
-    assert list(df.columns[:10]) == list(cl.CLAIM_TEXT_COLUMNS)
-    assert set(df["verdict"]) <= set(cl.VERDICTS)
+    assert list(df.columns[:10]) == list(vd.CLAIM_TEXT_COLUMNS)
+    assert set(df["verdict"]) <= set(vd.VERDICTS)
     assert "case1_linear_alphabeta" in summary["failing"]
     md = outs[2].read_text()
     assert "## Deviations from the authors' code" in md and "`case1_linear_alphabeta`:" in md
@@ -229,6 +244,48 @@ def test_build_claims_writes_the_ten_columns_and_strict_fails(tmp_path):
         cl.build_claims(paths, *outs, settings=s, strict=True)
     # strict mode fails on "not reproduced" only: a run whose claims are uncheckable passes
     cl.build_claims(paths, *outs, settings=settings(n=8), strict=True)
+
+
+def _smk_study_tables() -> dict:
+    """STUDY_TABLES of workflow/rules/claims.smk: the tables the claims rule reads, per study."""
+    import ast
+
+    text = (REPO / "workflow" / "rules" / "claims.smk").read_text()
+    start = text.index("STUDY_TABLES = {") + len("STUDY_TABLES = ")
+    return ast.literal_eval(text[start : text.index("}", start) + 1])
+
+
+def test_each_study_owns_its_claims_module():
+    """claims/<study>.py for each study with claims, found by name; it reads only its study's tables, which the
+    claims rule requests; every such module is in CLAIM_STUDIES (none is silently left out of the table)."""
+    import inspect
+
+    from icdenoise import claims as pkg
+
+    smk = _smk_study_tables()
+    modules = {p.stem for p in Path(pkg.__file__).parent.glob("*.py")} - {"__init__", "deviations"}
+    assert modules == set(cl.CLAIM_STUDIES) and set(cl.CLAIM_STUDIES) <= set(smk)
+    for study in cl.CLAIM_STUDIES:
+        module = pkg.for_study(study)
+        assert module.__name__ == f"icdenoise.claims.{study}"
+        assert list(inspect.signature(module.claims).parameters) == ["tables", "settings", "scale", "tol"]
+        assert set(module.TABLES) <= set(smk[study]), (study, module.TABLES, smk[study])
+    assert pkg.for_study("no_such_study") is None
+    assert set(dev.TABLES) <= {t for names in smk.values() for t in names} | {"dataset_choice"}
+
+
+def test_claims_order_is_the_papers_whatever_the_order_of_the_studies(monkeypatch):
+    """Figure 3's and Figure 6's claims in the paper's order, then the others in their studies' order: moving
+    alpha_beta_landscape (as in the README's list of studies) leaves the table unchanged."""
+    s = settings()
+    tables = _fig3_tables([0.325, 0.326, 0.327, 0.328, 0.329, 0.327])
+    ids = [c["id"] for c in cl.evaluate_claims(tables, s)]
+    assert ids[: len(cl.PAPER_ORDER)] == list(cl.PAPER_ORDER)
+    assert ids[len(cl.PAPER_ORDER)] == "gmm_train_below_bayes" and ids[-1] == "hopfield_one_step_gmm"
+    assert ids.index("prop2_subspace_bayes") < ids.index("fig4a_alphabeta_gamma_star") < ids.index("fig4b_mild_loss")
+    moved = tuple(x for x in cl.CLAIM_STUDIES if x != "alpha_beta_landscape")
+    monkeypatch.setattr(cl, "CLAIM_STUDIES", (*moved[:-1], "alpha_beta_landscape", moved[-1]))
+    assert [c["id"] for c in cl.evaluate_claims(tables, s)] == ids
 
 
 # --------------------------------------------------------------------------------------------
@@ -253,10 +310,10 @@ def _report_text(path) -> str:
 def test_smoke_claims_tables(smoke_run):
     tables = smoke_run / SMOKE_RESULTS / "tables"
     df = pd.read_parquet(tables / "claims.parquet")
-    assert list(df.columns[:10]) == list(cl.CLAIM_TEXT_COLUMNS) and df["id"].is_unique and len(df) >= 30
-    assert set(df["verdict"]) <= set(cl.VERDICTS)
+    assert list(df.columns[:10]) == list(vd.CLAIM_TEXT_COLUMNS) and df["id"].is_unique and len(df) >= 30
+    assert set(df["verdict"]) <= set(vd.VERDICTS)
     # the smoke scale is not the paper's: most claims say so, and why
-    unchecked = df[df["verdict"] == cl.UNCHECKABLE]
+    unchecked = df[df["verdict"] == vd.UNCHECKABLE]
     assert len(unchecked) > len(df) / 2 and unchecked["note"].str.contains("paper").all()
     dev = pd.read_parquet(tables / "deviations.parquet")
     assert set(dev["id"]) == {

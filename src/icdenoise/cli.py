@@ -29,8 +29,8 @@ from .api import (
     task_params,
     train_case,
 )
-from .studies.claims import CLAIM_TEXT_COLUMNS
 from .tasks import CASE_PARAMS, CASES
+from .verdict import CLAIM_TEXT_COLUMNS
 
 PROG = "icdenoise"
 

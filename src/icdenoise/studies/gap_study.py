@@ -42,6 +42,7 @@ from ..bayes import (
 from ..io import read_table, write_table
 from ..jobs import prepare_torch
 from ..tasks import derive_seed, sample_prompts
+from ..verdict import seed_mean
 from .common import mean_se, model_mse
 
 log = logging.getLogger("icdenoise")
@@ -299,14 +300,6 @@ def train_gap_study(
     )
 
 
-def _seed_mean(values, ses) -> tuple[float, float]:
-    """Seed mean and its SE: the prompt SE (seeds share the prompts: taken as fully correlated, conservative)
-    and the spread over seeds, added in quadrature."""
-    v, s = np.asarray(values, float), np.asarray(ses, float)
-    seed_var = v.var(ddof=1) / v.size if v.size > 1 else 0.0
-    return float(v.mean()), float(math.sqrt(float(np.mean(s)) ** 2 + seed_var))
-
-
 def loglog_slope(N, excess, excess_se) -> tuple[float, float, int]:
     """Weighted least-squares slope of log(excess) against log(N) over the points with excess > 0.
 
@@ -344,16 +337,16 @@ def gap_summary(runs, refs, N_ref: int):
             bayes, bayes_se, source = float(rf.at["bayes_theory", "mse"]), 0.0, "closed form"
         else:
             bayes, bayes_se, source = float(rf.at["bayes", "mse"]), float(rf.at["bayes", "mse_se"]), "fresh prompts"
-        floor, floor_se = _seed_mean(onl["fresh_mse"], onl["fresh_mse_se"]) if len(onl) else (nan, nan)
-        approx, approx_se = _seed_mean(onl["excess_mse"], onl["excess_se"]) if len(onl) else (nan, nan)
+        floor, floor_se = seed_mean(onl["fresh_mse"], onl["fresh_mse_se"]) if len(onl) else (nan, nan)
+        approx, approx_se = seed_mean(onl["excess_mse"], onl["excess_se"]) if len(onl) else (nan, nan)
         at = fin[fin["N"] == int(N_ref)]
-        fresh, fresh_se = _seed_mean(at["fresh_mse"], at["fresh_mse_se"]) if len(at) else (nan, nan)
-        total, total_se = _seed_mean(at["excess_mse"], at["excess_se"]) if len(at) else (nan, nan)
+        fresh, fresh_se = seed_mean(at["fresh_mse"], at["fresh_mse_se"]) if len(at) else (nan, nan)
+        total, total_se = seed_mean(at["excess_mse"], at["excess_se"]) if len(at) else (nan, nan)
         est, est_se = total - approx, math.hypot(total_se, approx_se)
         # estimation excess of every N: seed mean of (excess(N) - floor excess)
         Ns, ex, ex_se = [], [], []
         for Nv, g in fin.groupby("N", sort=True):
-            m, s = _seed_mean(g["excess_mse"], g["excess_se"])
+            m, s = seed_mean(g["excess_mse"], g["excess_se"])
             Ns.append(Nv)
             ex.append(m - approx)
             ex_se.append(math.hypot(s, approx_se))

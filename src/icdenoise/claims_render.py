@@ -1,0 +1,128 @@
+"""The claims step's outputs as text: claims.md and the report's Verdict pages (claims.html, deviations.html).
+
+Rendering only: the rows come from :mod:`icdenoise.claims` (every verdict already decided).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+
+from .verdict import CLAIM_TEXT_COLUMNS, DEVIATION_COLUMNS, FAILED, REPRODUCED, UNCHECKABLE, VERDICTS
+
+MD_CLAIM_COLUMNS = ("id", "source", "statement", "paper_value", "reproduced", "spread", "tolerance", "verdict")
+MD_DEVIATION_COLUMNS = ("id", "deviation", "authors", "this_run", "effect", "evidence")
+
+
+def summary(claims: list[dict]) -> dict:
+    """The verdict counts, the failing ids and the one-line text ("N of M claims reproduced, ...")."""
+    counts = {v: sum(c["verdict"] == v for c in claims) for v in VERDICTS}
+    failing = [c["id"] for c in claims if c["verdict"] == FAILED]
+    text = (
+        f"{counts[REPRODUCED]} of {len(claims)} claims reproduced, {counts[FAILED]} not reproduced, "
+        f"{counts[UNCHECKABLE]} not checkable at this scale"
+    )
+    return dict(counts=counts, failing=failing, total=len(claims), text=text)
+
+
+def settings_line(settings: Mapping) -> str:
+    """This run's settings in one line (claims.md, claims.html)."""
+    cases = ", ".join(f"{k} {v}" for k, v in settings["cases"].items())
+    return (
+        f"n = {settings['n']}, L = {settings['L']}, n_train = {settings['n_train']}, n_test = {settings['n_test']}, "
+        f"seeds {list(settings['seeds'])}, dataset: {settings['dataset']}; cases: {cases}"
+    )
+
+
+def _md_cell(value) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(rows: list[dict], columns) -> list[str]:
+    out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    out += ["| " + " | ".join(_md_cell(r[c]) for c in columns) + " |" for r in rows]
+    return out
+
+
+def claims_markdown(claims: list[dict], deviations: list[dict], settings: Mapping) -> str:
+    """claims.md: the verdict, the claims table, why claims fail or are not checkable, tolerances, deviations."""
+    s = summary(claims)
+    lines = [
+        "# Reproduction verdict",
+        "",
+        f"**{s['text']}.**",
+        "",
+        f"Settings of this run: {settings_line(settings)}.",
+        "",
+        *_md_table(claims, MD_CLAIM_COLUMNS),
+        "",
+        "## Why claims fail",
+        "",
+    ]
+    failing = [c for c in claims if c["verdict"] == FAILED]
+    lines += [f"- `{c['id']}`: {c['note']}" for c in failing] or ["None."]
+    lines += ["", "## Not checkable at this scale", ""]
+    unchecked = [c for c in claims if c["verdict"] == UNCHECKABLE]
+    lines += [f"- `{c['id']}`: {c['note']}" for c in unchecked] or ["None: every claim was checked."]
+    lines += ["", "## Tolerances", ""]
+    seen = {}
+    for c in claims:
+        if c["tolerance_reason"]:
+            seen.setdefault(c["tolerance_reason"], []).append(c["id"])
+    lines += [f"- {', '.join(f'`{i}`' for i in ids)}: {reason}" for reason, ids in seen.items()]
+    lines += ["", "## Deviations from the authors' code", "", *_md_table(deviations, MD_DEVIATION_COLUMNS), ""]
+    return "\n".join(lines)
+
+
+_CSS = (
+    "<style>body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse}"
+    "td,th{border:1px solid #bbb;padding:3px 6px;vertical-align:top;text-align:left}th{background:#eee}"
+    ".reproduced{background:#d7f5d7}.not-reproduced{background:#f8d0d0}.not-checkable{background:#eee}</style>"
+)
+
+
+def _html_table(rows: list[dict], columns, verdict_col: str | None = None) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = []
+    for r in rows:
+        cls = ""
+        if verdict_col:
+            cls = {REPRODUCED: "reproduced", FAILED: "not-reproduced"}.get(r[verdict_col], "not-checkable")
+        cells = "".join(f"<td>{html.escape(str(r[c]))}</td>" for c in columns)
+        body.append(f'<tr class="{cls}">{cells}</tr>')
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def verdict_html(claims: list[dict]) -> str:
+    """The verdict paragraph (between markers: the report's first page copies it from claims.html)."""
+    s = summary(claims)
+    fails = "".join(
+        f"<li><code>{html.escape(c['id'])}</code>: {html.escape(c['note'])}</li>"
+        for c in claims
+        if c["verdict"] == FAILED
+    )
+    return (
+        f"<!-- verdict:start --><p><b>{html.escape(s['text'])}.</b></p>"
+        + (f"<p>Not reproduced:</p><ul>{fails}</ul>" if fails else "")
+        + "<!-- verdict:end -->"
+    )
+
+
+def claims_html(claims: list[dict], settings: Mapping) -> str:
+    """The report's claims page: the verdict, the settings and every claim coloured by its verdict."""
+    columns = (*CLAIM_TEXT_COLUMNS, "note")
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Claims</title>{_CSS}</head><body>"
+        f"<h2>Reproduction verdict: every claim</h2>{verdict_html(claims)}"
+        f"<p>Settings: {html.escape(settings_line(settings))}</p>"
+        f"{_html_table(claims, columns, 'verdict')}</body></html>"
+    )
+
+
+def deviations_html(deviations: list[dict]) -> str:
+    """The report's deviations page."""
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Deviations</title>{_CSS}</head><body>"
+        "<h2>Deviations from the authors' code, with their measured effect on this run</h2>"
+        f"{_html_table(deviations, tuple(DEVIATION_COLUMNS))}</body></html>"
+    )

@@ -1,0 +1,302 @@
+"""The verdict machinery of the claims: statistics, settings against the paper's, one claim and its verdict.
+
+A seed mean is reported with the seeds' min–max and its standard error (sd/√seeds); a Monte Carlo value with
+± its standard error. A claim with a numeric paper value is "reproduced" when |mean − paper| ≤ k·SE (k from
+the ``claims:`` config block, plus half a printed unit of the paper's value), or within a stated theory margin.
+No number that decides a verdict is typed here: every k and margin comes from ``claims.tolerances``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+# --------------------------------------------------------------------------------------------
+# The verdicts and the columns of claims.parquet and deviations.parquet
+# --------------------------------------------------------------------------------------------
+
+REPRODUCED, FAILED, UNCHECKABLE = "reproduced", "not reproduced", "not checkable at this scale"
+VERDICTS = (REPRODUCED, FAILED, UNCHECKABLE)
+
+#: The ten columns of claims.parquet (what `icdenoise claims` prints), then numeric extras.
+CLAIM_TEXT_COLUMNS = (
+    "id",
+    "source",
+    "statement",
+    "paper_value",
+    "reproduced",
+    "spread",
+    "tolerance",
+    "tolerance_reason",
+    "verdict",
+    "evidence",
+)
+CLAIM_COLUMNS = {
+    **dict.fromkeys(CLAIM_TEXT_COLUMNS, "string"),
+    "paper_value_num": "float64",
+    "reproduced_value": "float64",
+    "reproduced_se": "float64",
+    "reproduced_min": "float64",
+    "reproduced_max": "float64",
+    "tolerance_value": "float64",
+}
+DEVIATION_COLUMNS = {
+    "id": "string",
+    "deviation": "string",
+    "authors": "string",
+    "this_run": "string",
+    "effect": "string",
+    "effect_value": "float64",
+    "effect_se": "float64",
+    "evidence": "string",
+}
+
+# --------------------------------------------------------------------------------------------
+# Statistics and formatting
+# --------------------------------------------------------------------------------------------
+
+
+class Stats:
+    """A mean with its standard error and the min and max of what was averaged (seeds, or MC prompts)."""
+
+    def __init__(self, values, se: float | None = None):
+        v = np.asarray(values, dtype=np.float64).ravel()
+        v = v[np.isfinite(v)]
+        self.count = int(v.size)
+        self.mean = float(v.mean()) if v.size else math.nan
+        self.min = float(v.min()) if v.size else math.nan
+        self.max = float(v.max()) if v.size else math.nan
+        if se is not None:
+            self.se = float(se)
+        else:
+            self.se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
+
+    @classmethod
+    def pooled(cls, means, ses, counts) -> Stats:
+        """Monte Carlo means of independent samples (one per data seed), pooled with their SEs."""
+        m, s, c = (np.asarray(x, dtype=np.float64) for x in (means, ses, counts))
+        out = cls(m)
+        total = c.sum()
+        out.mean = float((m * c).sum() / total) if total > 0 else math.nan
+        out.se = float(math.sqrt(((s * c) ** 2).sum()) / total) if total > 0 else math.nan
+        out.count = int(total)
+        return out
+
+
+def fmt(x: float, digits: int = 4) -> str:
+    """A number with ``digits`` significant digits (plain notation where readable)."""
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    if x == 0:
+        return "0"
+    mag = math.floor(math.log10(abs(x)))
+    if -4 <= mag < 5:
+        return f"{x:.{max(digits - 1 - mag, 0)}f}"
+    return f"{x:.{digits - 1}e}"
+
+
+def seed_spread(st: Stats) -> str:
+    """The spread column of a seed mean: the seeds' min–max, their count and the SE."""
+    return f"seeds {fmt(st.min)}–{fmt(st.max)} (n = {st.count}), SE {fmt(st.se, 2)}"
+
+
+def mc_spread(st: Stats) -> str:
+    """The spread column of a Monte Carlo mean: ± its SE over the prompts."""
+    return f"± {fmt(st.se, 2)} (SE, {st.count} prompts)"
+
+
+def half_unit(paper_value: str) -> float:
+    """Half a unit of the last printed digit of a decimal paper value ("0.327" -> 0.0005); 0 for integers."""
+    text = paper_value.strip()
+    if "." not in text:
+        return 0.0
+    return 0.5 * 10.0 ** (-len(text.split(".")[1]))
+
+
+def stats_of(df, col: str) -> Stats:
+    """A column of a table as a :class:`Stats` (empty when the table is missing or empty)."""
+    return Stats(df[col]) if df is not None and not df.empty else Stats([])
+
+
+def seed_mean(values, ses) -> tuple[float, float]:
+    """Seed mean and its SE: the prompt SE (seeds share the prompts: taken as fully correlated, conservative)
+    and the spread over seeds, added in quadrature."""
+    v, s = np.asarray(values, float), np.asarray(ses, float)
+    seed_var = v.var(ddof=1) / v.size if v.size > 1 else 0.0
+    return float(v.mean()), float(math.sqrt(float(np.mean(s)) ** 2 + seed_var))
+
+
+# --------------------------------------------------------------------------------------------
+# Which claims this run's settings can check
+# --------------------------------------------------------------------------------------------
+
+
+def setting_differences(label: str, have, want) -> list[str]:
+    """One line per setting of ``want`` (nested mappings by dotted label) that ``have`` does not equal."""
+    if isinstance(want, Mapping):
+        out = []
+        for k, w in want.items():
+            out += setting_differences(f"{label}.{k}", (have or {}).get(k) if isinstance(have, Mapping) else None, w)
+        return out
+    if isinstance(want, (list, tuple)):
+        same = isinstance(have, (list, tuple)) and [float(x) for x in have] == [float(x) for x in want]
+    else:
+        same = have is not None and (have == want or (_num(have) and _num(want) and float(have) == float(want)))
+    return [] if same else [f"{label} = {have} (paper {want})"]
+
+
+def _num(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+class Scale:
+    """Compares this run's settings with the paper's (``claims.paper_scale``) for each kind of claim."""
+
+    def __init__(self, settings: Mapping):
+        self.s = settings
+        self.paper = settings["claims"]["paper_scale"]
+
+    def too_few_seeds(self, seeds, label) -> list[str]:
+        """A line when ``seeds`` are fewer than the paper scale's ``min_seeds`` (no seed spread)."""
+        k = int(self.paper["min_seeds"])
+        return [] if len(seeds) >= k else [f"{label}: {len(seeds)} seed(s) (need {k} for a seed spread)"]
+
+    def oracle(self, case: str) -> list[str]:
+        """Oracle MSEs against the paper's numbers: the task settings of the case (and n)."""
+        if case not in self.s["cases"]:
+            return [f"case {case} not in this run"]
+        want = {k: v for k, v in self.paper["cases"][case].items() if k != "epochs"}
+        return setting_differences("n", self.s["n"], self.paper["n"]) + setting_differences(
+            f"cases.{case}", self.s["cases"][case], want
+        )
+
+    def fig3(self, case: str, model: str = "softmax") -> list[str]:
+        """A trained Figure 3 run against the paper's: every setting of the task, the data and training."""
+        if case not in self.s["cases"] or model not in self.s["models"]:
+            return [f"({case}, {model}) not trained in this run"]
+        out = []
+        for key in ("n", "L", "n_train", "n_test"):
+            out += setting_differences(key, self.s[key], self.paper[key])
+        out += setting_differences(f"cases.{case}", self.s["cases"][case], self.paper["cases"][case])
+        out += setting_differences("train", self.s["train"], self.paper["train"])
+        return out + self.too_few_seeds(self.s["seeds"], "seeds")
+
+    def fig4a(self) -> list[str]:
+        cs = self.s["context_sweep"]
+        if "linear" not in cs.get("models", []):
+            return ["context_sweep.models has no linear"]
+        out = [d for d in self.fig3("subspace", "linear") if not d.startswith(("L =", "seeds"))]
+        out += setting_differences("max(context_sweep.L)", max(cs["L"]), self.paper["L"])
+        return out + self.too_few_seeds(cs["seeds"], "context_sweep.seeds")
+
+    def fig4b(self) -> list[str]:
+        ds = self.s["dim_shift"]
+        sub = ds["cases"].get("subspace")
+        if sub is None:
+            return ["dim_shift.cases has no subspace"]
+        out = [d for d in self.fig3("subspace", "linear") if not d.startswith(("L =", "seeds", "train.lr_milestones"))]
+        out += setting_differences("dim_shift.cases.subspace.L", sub.get("L", self.paper["L"]), self.paper["L"])
+        if self.paper["L"] not in ds["L_eval"]:
+            out.append(f"dim_shift.L_eval = {ds['L_eval']} lacks L = {self.paper['L']}")
+        return out + self.too_few_seeds(ds["seeds"], "dim_shift.seeds")
+
+    def fig5(self) -> list[str]:
+        want = dict(self.paper["dam_energy"])
+        steps = int(want.pop("steps"))
+        de = self.s["dam_energy"]
+        out = setting_differences("dam_energy", de, want)
+        if max(de["panels"]) < steps:
+            out.append(f"dam_energy.panels = {de['panels']} (paper {steps} steps)")
+        return out
+
+    def hopfield(self, case: str) -> list[str]:
+        return self.fig3(case, "softmax")
+
+
+def not_checkable(differences: list[str]) -> str | None:
+    """The "not checkable" note from the settings that differ from the paper's (None when none differ)."""
+    if not differences:
+        return None
+    return "this run differs from the paper's settings: " + "; ".join(differences)
+
+
+# --------------------------------------------------------------------------------------------
+# One claim
+# --------------------------------------------------------------------------------------------
+
+
+class Claim(dict):
+    """A row of the claims table (the ten text columns, numeric extras and a ``note``)."""
+
+    def __init__(self, id: str, source: str, statement: str, evidence: str, paper_value: str = "", **kw):
+        super().__init__(
+            id=id,
+            source=source,
+            statement=statement,
+            paper_value=paper_value,
+            reproduced="",
+            spread="",
+            tolerance="",
+            tolerance_reason="",
+            verdict=UNCHECKABLE,
+            evidence=evidence,
+            note="",
+            paper_value_num=math.nan,
+            reproduced_value=math.nan,
+            reproduced_se=math.nan,
+            reproduced_min=math.nan,
+            reproduced_max=math.nan,
+            tolerance_value=math.nan,
+        )
+        self.update(kw)
+
+    def measured(self, st: Stats, spread: str, text: str | None = None) -> Claim:
+        self.update(
+            reproduced=text if text is not None else fmt(st.mean),
+            reproduced_value=st.mean,
+            reproduced_se=st.se,
+            reproduced_min=st.min,
+            reproduced_max=st.max,
+            spread=spread,
+        )
+        return self
+
+    def tol(self, text: str, value: float, reason: str) -> Claim:
+        self.update(tolerance=text, tolerance_value=float(value), tolerance_reason=reason)
+        return self
+
+    def decide(self, ok: bool, why_not: str, uncheckable: str | None = None) -> Claim:
+        """Set the verdict; ``uncheckable`` (a reason) wins over the comparison."""
+        if uncheckable:
+            self.update(verdict=UNCHECKABLE, note=uncheckable)
+        elif not np.isfinite(self["reproduced_value"]) and not ok:
+            self.update(verdict=UNCHECKABLE, note="no value in this run's tables")
+        else:
+            self.update(verdict=REPRODUCED if ok else FAILED, note="" if ok else why_not)
+        return self
+
+
+def against_paper(claim: Claim, st: Stats, paper: str, tol: Mapping, uncheckable: str | None) -> Claim:
+    """Seed mean (or MC mean) against a printed paper value: |mean − paper| ≤ k·SE + half a printed unit."""
+    p = float(paper)
+    k = float(tol["value"])
+    margin = k * st.se + half_unit(paper) if np.isfinite(st.se) else math.nan
+    claim.update(paper_value=paper, paper_value_num=p)
+    claim.tol(f"± {fmt(margin, 2)} ({fmt(k, 2)} SE + {fmt(half_unit(paper), 1)})", margin, tol["reason"])
+    gap = abs(st.mean - p)
+    if not np.isfinite(margin) and not uncheckable:
+        uncheckable = "a single value: no standard error"
+    z = gap / st.se if st.se else math.inf
+    return claim.decide(
+        bool(gap <= margin),
+        f"|{fmt(st.mean)} − {paper}| = {fmt(gap, 2)} > {fmt(margin, 2)} ({fmt(z, 2)} SE)",
+        uncheckable,
+    )
+
+
+def at_most(claim: Claim, value: float, bound: float, text: str, tol: Mapping, uncheckable, why: str) -> Claim:
+    """``value`` ≤ ``bound`` (the bound built from the configured tolerance ``tol``, stated in ``text``)."""
+    claim.tol(text, tol["value"], tol["reason"])
+    return claim.decide(bool(value <= bound), why, uncheckable)
