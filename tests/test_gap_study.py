@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from icdenoise import kernels
 from icdenoise.bayes import mse_per_component, oracle_predictions
@@ -138,7 +139,62 @@ def test_online_stream_with_the_torch_sampler():
 def test_epochs_keep_the_papers_steps():
     steps = 200 * 10  # the paper: 200 epochs of ceil(800 / 80) steps
     assert [gs.epochs_for(N, 80, steps) for N in (200, 400, 800, 1600, 3200, 6400)] == [667, 400, 200, 100, 50, 25]
-    assert all(abs(gs.epochs_for(N, 80, steps) * gs.steps_per_epoch(N, 80) - steps) <= 1 for N in (200, 800, 6400))
+    # 1000 steps (subspace): 6400 prompts are 80 steps an epoch, 12.5 epochs: the tie goes up (banker's gave 12)
+    assert [gs.epochs_for(N, 80, 1000) for N in (200, 400, 800, 1600, 3200, 6400)] == [333, 200, 100, 50, 25, 13]
+    assert gs.nearest_epoch(1000, 80) == 13 and gs.nearest_epoch(900, 80) == 11 and gs.nearest_epoch(2.5, 1) == 3
+
+
+#: The default grid's schedule, by hand: (paper steps, N) -> (steps, lr milestone steps). Each boundary is the epoch
+#: boundary nearest the paper's step (800/900 of 1000, 1600/1800 of 2000), ties up; exact where it divides.
+SCHEDULES = {
+    (1000, 200): (999, [801, 900]),  # 3 steps an epoch: 333 epochs, milestones 267, 300
+    (1000, 400): (1000, [800, 900]),
+    (1000, 800): (1000, [800, 900]),
+    (1000, 1600): (1000, [800, 900]),
+    (1000, 3200): (1000, [800, 920]),  # 40 an epoch: 900 / 40 = 22.5 -> 23 (ties up)
+    (1000, 6400): (1040, [800, 880]),  # 80 an epoch: 12.5 -> 13 epochs, 11.25 -> 11
+    (2000, 200): (2001, [1599, 1800]),  # 3 an epoch: 666.67 -> 667, 533.33 -> 533, 600
+    (2000, 400): (2000, [1600, 1800]),
+    (2000, 800): (2000, [1600, 1800]),
+    (2000, 1600): (2000, [1600, 1800]),
+    (2000, 3200): (2000, [1600, 1800]),
+    (2000, 6400): (2000, [1600, 1840]),  # 80 an epoch: 22.5 -> 23
+}
+
+
+@pytest.mark.parametrize(("steps", "N"), sorted(SCHEDULES))
+def test_schedule_at_every_N_of_the_default_grid(steps, N):
+    """Steps and lr milestones of every N of config.yaml's grid, as the run layer plans them and train.py runs them."""
+    from icdenoise.train import TrainConfig
+
+    config = yaml.safe_load(PAPER_CONFIG.read_text())
+    assert sorted(config["gap_study"]["N"]) == [200, 400, 800, 1600, 3200, 6400]
+    train = config["train"]
+    paper = gs.paper_milestone_steps(train, steps // 10, 10)
+    assert paper == [steps * 8 // 10, steps * 9 // 10]
+    plan = gs.schedule_for(N, train, steps, paper)
+    want_steps, want_milestones = SCHEDULES[(steps, N)]
+    per = gs.steps_per_epoch(N, 80)
+    assert (plan["steps"], plan["milestone_steps"]) == (want_steps, want_milestones)
+    cfg = TrainConfig.from_settings("linear", plan["epochs"], {**train, "lr_milestones": plan["lr_milestones"]})
+    assert [e * per for e in cfg.milestone_epochs()] == want_milestones  # what train.py decays at
+    assert abs(plan["steps"] - steps) <= per / 2 and all(
+        abs(a - b) <= per / 2 for a, b in zip(plan["milestone_steps"], paper, strict=True)
+    )
+
+
+def test_wanted_runs_plan_the_schedule():
+    """The planned gap-study runs of the paper config carry schedule_for's epochs and milestones."""
+    from icdenoise.train import TrainConfig
+
+    config = yaml.safe_load(PAPER_CONFIG.read_text())
+    runs = plan_runs(config, "gap_study", case="subspace", model="linear", L=500)
+    by_N = {r.tags["N"]: r for r in runs if r.tags["training"] == "finite"}
+    for N, r in by_N.items():
+        cfg = TrainConfig.from_settings("linear", r.settings["epochs"], r.settings["train"])
+        per = gs.steps_per_epoch(N, 80)
+        assert (cfg.epochs * per, [e * per for e in cfg.milestone_epochs()]) == SCHEDULES[(1000, N)]
+    assert by_N[800].settings["train"]["lr_milestones"] == [0.8, 0.9]  # unchanged where they already fit
 
 
 def test_loglog_slope_recovers_a_power_law():

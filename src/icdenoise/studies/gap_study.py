@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -59,7 +60,8 @@ GAP_COLUMNS = {
     "L": "int64",
     "seed": "int64",
     "epochs": "int64",
-    "steps": "int64",  # optimiser steps
+    "steps": "int64",  # optimiser steps (schedule_for: the paper's, to the nearest epoch boundary)
+    "milestone_steps": "string",  # the steps after which the lr decays, "800/900" (schedule_for)
     "train_mse": "float64",  # final epoch, exact mean over the training prompts (online: the last epoch's)
     "test_mse": "float64",  # final epoch, n_test held-out prompts of the seed
     "fresh_mse": "float64",  # fresh prompts: the expected MSE
@@ -67,6 +69,8 @@ GAP_COLUMNS = {
     "bayes_mse": "float64",  # the Bayes oracle on the same fresh prompts
     "excess_mse": "float64",  # fresh_mse - bayes_mse, paired on the prompts
     "excess_se": "float64",
+    "vs_scaled_identity": "float64",  # fresh_mse - best scaled identity's MSE, paired on the same fresh prompts
+    "vs_scaled_identity_se": "float64",
     "alpha": "float64",
     "beta": "float64",
     "dist_KQ": "float64",
@@ -122,12 +126,41 @@ SUMMARY_COLUMNS = {
 
 
 def steps_per_epoch(N: int, batch_size: int) -> int:
+    """Optimiser steps of one epoch over N prompts (the last batch possibly smaller)."""
     return math.ceil(int(N) / int(batch_size))
 
 
+def nearest_epoch(step: float, per_epoch: int) -> int:
+    """The epoch boundary nearest ``step`` (ties up, not banker's rounding): floor(step / per_epoch + 1/2)."""
+    return int(math.floor(float(step) / int(per_epoch) + 0.5))
+
+
 def epochs_for(N: int, batch_size: int, steps: int) -> int:
-    """Epochs of a run on N prompts that take (about) ``steps`` optimiser steps: round(steps / ceil(N / batch))."""
-    return max(1, round(int(steps) / steps_per_epoch(N, batch_size)))
+    """Epochs of a run on N prompts that take the paper's ``steps`` optimiser steps, to the nearest whole epoch.
+
+    The rule where steps / ceil(N / batch) is not an integer: the epoch boundary nearest the paper's last step,
+    ties up (N = 6400, batch 80, 1000 steps: 12.5 -> 13 epochs = 1040 steps); at least one epoch."""
+    return max(1, nearest_epoch(steps, steps_per_epoch(N, batch_size)))
+
+
+def paper_milestone_steps(train: Mapping, paper_epochs: int, paper_per_epoch: int) -> list[int]:
+    """The steps after which the paper's schedule decays the lr: int(f x epochs) epochs of ``paper_per_epoch``."""
+    return sorted(int(f * int(paper_epochs)) * int(paper_per_epoch) for f in train["lr_milestones"])
+
+
+def schedule_for(N: int, train: Mapping, steps: int, milestone_steps: list[int]) -> dict:
+    """A run's epochs and lr milestones on N prompts: each boundary (every milestone and the end) at the epoch
+    boundary nearest the paper's step (:func:`nearest_epoch`, ties up).
+
+    Returns {"epochs", "lr_milestones" (fractions for TrainConfig: int(f x epochs) is the milestone epoch),
+    "steps", "milestone_steps"}. The paper's fractions are kept where they already give those epochs."""
+    per = steps_per_epoch(N, train["batch_size"])
+    E = epochs_for(N, train["batch_size"], steps)
+    m = [min(max(nearest_epoch(s, per), 0), E) for s in milestone_steps]
+    fractions = [float(f) for f in train["lr_milestones"]]
+    if sorted(int(f * E) for f in fractions) != m:  # (m + 1/2) / E: int() of it times E is m, safe from rounding
+        fractions = [1.0 if e >= E else (e + 0.5) / E for e in m]
+    return dict(epochs=E, lr_milestones=fractions, steps=E * per, milestone_steps=[e * per for e in m])
 
 
 def _fresh_chunks(case, fresh_prompts, fresh_seed, n, L, case_params):
@@ -159,23 +192,32 @@ def gap_steps(config, case: str) -> int:
 def wanted_runs(config, *, case: str, model: str, L: int) -> list:
     """One (case, model, L) job's runs: at ``gap_study.L`` every N of the sweep (nested datasets: a seed's pool of
     max(N) + n_test prompts, the first N for training, the last n_test for testing), N outer, seeds inner; then the
-    online runs (fresh prompts every epoch). Every run takes the paper's optimiser steps of the case."""
+    online runs (fresh prompts every epoch). Every run takes the paper's optimiser steps of the case and decays the
+    lr at the paper's milestone steps, each to the nearest epoch boundary (:func:`schedule_for`)."""
     from ..runs import RunSpec, case_settings
 
     gs = config["gap_study"]
-    B, steps, L = int(config["train"]["batch_size"]), gap_steps(config, case), int(L)
+    train, steps, L = config["train"], gap_steps(config, case), int(L)
+    milestones = paper_milestone_steps(
+        train, config["cases"][case]["epochs"], steps_per_epoch(config["n_train"], train["batch_size"])
+    )
     base = {**case_settings(config, case, L=L), "progress": False}
+
+    def scheduled(N: int, **extra) -> dict:
+        plan = schedule_for(N, train, steps, milestones)
+        out = {**base, "epochs": plan["epochs"], "eval_every": plan["epochs"], **extra}
+        if list(plan["lr_milestones"]) != [float(f) for f in train["lr_milestones"]]:
+            out["train"] = {**base["train"], "lr_milestones": plan["lr_milestones"]}
+        return out
+
     N = sorted(int(x) for x in gs["N"]) if L == int(gs["L"]) else []
     out = []
     for Nv in N:
-        epochs = epochs_for(Nv, B, steps)
-        settings = {**base, "epochs": epochs, "eval_every": epochs, "pool": N[-1] + base["n_test"]}
-        settings.update(train_stop=Nv, test_start=N[-1])
+        settings = scheduled(Nv, pool=N[-1] + base["n_test"], train_stop=Nv, test_start=N[-1])
         tags = {"L": L, "N": Nv, "training": "finite"}
         out += [RunSpec("gap_study", case, model, int(s), settings, tags=tags) for s in gs["seeds"]]
-    epochs = epochs_for(gs["online_prompts"], B, steps)
     online = {"prompts": int(gs["online_prompts"]), "sampler": "torch"}
-    settings = {**base, "epochs": epochs, "eval_every": epochs, "online": online}
+    settings = scheduled(int(gs["online_prompts"]), online=online)
     tags = {"L": L, "training": "online"}
     if gs["online_stream"] == "shared":  # every seed trains on the same stream
         tags["stream"] = "shared"
@@ -234,6 +276,9 @@ def train_gap_study(
             seed=int(run.seed),
             epochs=epochs,
             steps=epochs * steps_per_epoch(per_epoch, B),
+            milestone_steps="/".join(
+                str(int(f * epochs) * steps_per_epoch(per_epoch, B)) for f in sorted(run.settings["train"]["lr_milestones"])
+            ),
             train_mse=float(res.train_mse[-1]),
             test_mse=float(res.test_mse[-1]),
             **{k: float(res.info[k]) for k in ("alpha", "beta", "dist_KQ", "dist_PV")},
@@ -251,21 +296,22 @@ def train_gap_study(
         scaled.append(model_mse(model, batch.X, batch.x_query, batch.x_target, *W_si))
         for i, (_, W_KQ, W_PV) in enumerate(runs):
             per_run[i].append(model_mse(model, batch.X, batch.x_query, batch.x_target, W_KQ, W_PV))
-    bayes = np.concatenate(bayes)
+    bayes, scaled = np.concatenate(bayes), np.concatenate(scaled)
     rows = []
     for (row, _, _), parts in zip(runs, per_run, strict=True):
         v = np.concatenate(parts)
         m, se = mean_se(v)
         ex, ex_se = mean_se(v - bayes)
+        vs, vs_se = mean_se(v - scaled)
         rows.append(
-            dict(row, fresh_mse=m, fresh_mse_se=se, bayes_mse=float(bayes.mean()), excess_mse=ex, excess_se=ex_se)
-        )
+            dict(row, fresh_mse=m, fresh_mse_se=se, bayes_mse=float(bayes.mean()), excess_mse=ex, excess_se=ex_se,
+                 vs_scaled_identity=vs, vs_scaled_identity_se=vs_se)
+        )  # fmt: skip
     df = pd.DataFrame(rows, columns=list(GAP_COLUMNS)).astype(GAP_COLUMNS)
     write_table(df, out_runs)
 
     ref = dict(case=case, model=model, L=int(L))
     b_m, b_se = mean_se(bayes)
-    scaled = np.concatenate(scaled)
     s_m, s_se = mean_se(scaled)
     s_ex, s_ex_se = mean_se(scaled - bayes)
     nan = float("nan")
