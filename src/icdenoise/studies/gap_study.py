@@ -1,9 +1,13 @@
-"""Gap study (gap_study, beyond the paper): how much of the gap to Bayes is estimation, how much approximation.
+"""Gap study (gap_study, beyond the paper): the gap to Bayes in three parts, estimation, optimisation, approximation.
 
-The trained one-layer models sit above the Bayes MSE at paper scale. Two things make that gap:
+The trained one-layer models sit above the Bayes MSE at paper scale. Three things make that gap, each measured
+on the same fresh prompts against the same Monte Carlo Bayes (paired):
 
-* **estimation**: N = 800 training prompts for 2n² = 512 parameters, so the weights fit those prompts;
-* **approximation**: one attention layer with L context tokens cannot express the Bayes denoiser exactly.
+* **estimation** = fresh MSE at N training prompts − online floor: N = 800 prompts for 2n² = 512 parameters;
+* **optimisation** = online floor − best scaled identity (W_KQ = βI, W_PV = αI fitted on other prompts): what the
+  paper's training recipe leaves on the table even with unlimited data;
+* **approximation** = best scaled identity − Bayes: one attention layer seeing L context tokens against an oracle
+  that knows the task, so it holds the finite-L cost as well as the architecture's.
 
 Each job trains the paper's model of a case (``model`` on ``case``) at context length L, as a batched ensemble:
 
@@ -92,36 +96,44 @@ REFERENCE_COLUMNS = {
     "excess_se": "float64",
 }
 
-#: gap_study_summary.parquet: one row per (case, model) at the study's L.
+#: Bootstrap resamples of the seeds (the parts' SEs) and their generator's seed.
+BOOTSTRAP, BOOTSTRAP_SEED = 4000, 0
+
+#: gap_study_summary.parquet: one row per (case, model) at the study's L. Every part is a seed mean of per-seed
+#: paired differences on the fresh prompts; its SE adds in quadrature a bootstrap over the seeds (resampled jointly
+#: for the finite and online runs of one seed) and the prompts' paired SE (seeds share the prompts: the mean SE).
 SUMMARY_COLUMNS = {
     "case": "string",
     "model": "string",
     "L": "int64",
     "N_ref": "int64",  # the paper's training-set size, where the gap is split
     "seeds": "int64",
-    "bayes_mse": "float64",
+    "bayes_mse": "float64",  # the Monte Carlo Bayes on the fresh prompts: the one reference of every part
     "bayes_se": "float64",
-    "bayes_source": "string",  # "closed form" or "fresh prompts"
+    "bayes_theory_mse": "float64",  # the closed form where there is one (subspace), shown only; NaN otherwise
     "floor_mse": "float64",  # online runs: seed mean of the fresh MSE
     "floor_se": "float64",
     "fresh_mse": "float64",  # N = N_ref: seed mean of the fresh MSE
     "fresh_se": "float64",
     "total_gap": "float64",  # fresh(N_ref) - Bayes
     "total_gap_se": "float64",
-    "approx_gap": "float64",  # floor - Bayes
-    "approx_gap_se": "float64",
-    "est_gap": "float64",  # fresh(N_ref) - floor
+    "est_gap": "float64",  # estimation: fresh(N_ref) - online floor
     "est_gap_se": "float64",
-    "approx_share": "float64",  # approx_gap / total_gap
-    "est_share": "float64",  # est_gap / total_gap
+    "optim_gap": "float64",  # optimisation: online floor - best scaled identity
+    "optim_gap_se": "float64",
+    "approx_gap": "float64",  # approximation: best scaled identity - Bayes (holds the finite-L cost too)
+    "approx_gap_se": "float64",
+    "est_share": "float64",  # each part / total_gap (the three add up to 1)
+    "optim_share": "float64",
+    "approx_share": "float64",
     "scaled_identity_mse": "float64",  # best scaled identity (landscape minimum) on the fresh prompts
     "scaled_identity_se": "float64",
     "scaled_identity_alpha": "float64",
     "scaled_identity_beta": "float64",
     "finite_L_theory_mse": "float64",  # linear attention: the gamma*(L) closed form; NaN for softmax
-    "slope": "float64",  # log-log slope of the estimation excess fresh(N) - floor against N
+    "slope": "float64",  # s of the joint fit excess(N) = floor + c N^s (the online floor as N -> infinity)
     "slope_se": "float64",
-    "slope_points": "int64",  # N values in the fit (those with a positive excess)
+    "slope_points": "int64",  # N values in the fit (every N, plus the online floor)
 }
 
 
@@ -277,7 +289,8 @@ def train_gap_study(
             epochs=epochs,
             steps=epochs * steps_per_epoch(per_epoch, B),
             milestone_steps="/".join(
-                str(int(f * epochs) * steps_per_epoch(per_epoch, B)) for f in sorted(run.settings["train"]["lr_milestones"])
+                str(int(f * epochs) * steps_per_epoch(per_epoch, B))
+                for f in sorted(run.settings["train"]["lr_milestones"])
             ),
             train_mse=float(res.train_mse[-1]),
             test_mse=float(res.test_mse[-1]),
@@ -347,11 +360,8 @@ def train_gap_study(
 
 
 def loglog_slope(N, excess, excess_se) -> tuple[float, float, int]:
-    """Weighted least-squares slope of log(excess) against log(N) over the points with excess > 0.
-
-    Weights 1/SE(log excess)² with SE(log excess) = SE/excess; the slope's SE is scaled by sqrt(χ²/dof) when
-    that exceeds 1 (scatter beyond the error bars). (NaN, NaN, k) with fewer than 3 usable points.
-    """
+    """Weighted least-squares slope of log(excess) against log(N) over the points with excess > 0 (a plot aid:
+    the summary's slope is :func:`power_law_fit`'s). (NaN, NaN, k) with fewer than 3 usable points."""
     N, e, s = (np.asarray(a, float) for a in (N, excess, excess_se))
     ok = (e > 0) & np.isfinite(e) & np.isfinite(s)
     k = int(ok.sum())
@@ -367,37 +377,87 @@ def loglog_slope(N, excess, excess_se) -> tuple[float, float, int]:
     return float(coef[1]), float(math.sqrt(cov[1, 1] * scale)), k
 
 
+def power_law_fit(N, excess, excess_se, floor: float, floor_se: float) -> tuple[float, float, int]:
+    """The joint weighted fit excess(N) = a + c·N^s with the online floor as one more observation of a (N → ∞).
+
+    No point is dropped (an excess at or below the floor is data) and the floor is a parameter, not subtracted at
+    every N. The slope's SE is the fit's, scaled by sqrt(χ²/dof) when that exceeds 1; NaN with fewer than 4
+    points (3 parameters). Returns (s, SE(s), points)."""
+    from scipy.optimize import curve_fit
+
+    N, e, se = (np.asarray(a, float) for a in (N, excess, excess_se))
+    ok = np.isfinite(e) & np.isfinite(se) & (se > 0)
+    N, e, se = N[ok], e[ok], se[ok]
+    k = int(N.size) + 1
+    if k < 4 or not (np.isfinite(floor) and floor_se > 0):
+        return float("nan"), float("nan"), k
+    x = np.concatenate([N, [np.inf]])
+    y, sy = np.concatenate([e, [floor]]), np.concatenate([se, [floor_se]])
+    N0 = float(np.exp(np.log(N).mean()))  # c at the geometric-mean N: a well-scaled fit
+
+    def model(xv, a, c, s):
+        return a + np.where(np.isfinite(xv), c * (np.where(np.isfinite(xv), xv, 1.0) / N0) ** s, 0.0)
+
+    c0 = max(float(np.interp(N0, N, e) - floor), 1e-3 * float(np.abs(e).max() + 1e-12))
+    try:
+        p, cov = curve_fit(model, x, y, p0=(floor, c0, -1.0), sigma=sy, absolute_sigma=True, maxfev=20000)
+    except (RuntimeError, ValueError):
+        return float("nan"), float("nan"), k
+    chi2 = float((((model(x, *p) - y) / sy) ** 2).sum())
+    scale = max(1.0, chi2 / (k - 3)) if k > 3 else 1.0
+    return float(p[2]), float(math.sqrt(cov[2, 2] * scale)), k
+
+
+def bootstrap_part(per_seed, prompt_se, rng) -> tuple[float, float]:
+    """A part's seed mean and SE: a bootstrap over the seeds (``per_seed``: one paired difference per seed) and the
+    mean prompt SE (seeds share the prompts), in quadrature."""
+    v = np.asarray(per_seed, float)
+    if v.size == 0:
+        return float("nan"), float("nan")
+    boots = v[rng.integers(0, v.size, size=(BOOTSTRAP, v.size))].mean(axis=1)
+    return float(v.mean()), float(math.hypot(float(boots.std(ddof=1)) if v.size > 1 else 0.0, float(prompt_se)))
+
+
 def gap_summary(runs, refs, N_ref: int):
     """gap_study_summary rows from the gap_study and reference tables (see SUMMARY_COLUMNS)."""
     import pandas as pd
 
     out = []
+    nan = float("nan")
     finite = runs[runs["training"] == "finite"]
     for (case, model, L), fin in finite.groupby(["case", "model", "L"], sort=True):
         onl = runs[
             (runs["case"] == case) & (runs["model"] == model) & (runs["L"] == L) & (runs["training"] == "online")
-        ]
+        ].set_index("seed")
         rf = refs[(refs["case"] == case) & (refs["model"] == model) & (refs["L"] == L)].set_index("reference")
-        nan = float("nan")
-        if "bayes_theory" in rf.index:
-            bayes, bayes_se, source = float(rf.at["bayes_theory", "mse"]), 0.0, "closed form"
-        else:
-            bayes, bayes_se, source = float(rf.at["bayes", "mse"]), float(rf.at["bayes", "mse_se"]), "fresh prompts"
-        floor, floor_se = seed_mean(onl["fresh_mse"], onl["fresh_mse_se"]) if len(onl) else (nan, nan)
-        approx, approx_se = seed_mean(onl["excess_mse"], onl["excess_se"]) if len(onl) else (nan, nan)
-        at = fin[fin["N"] == int(N_ref)]
-        fresh, fresh_se = seed_mean(at["fresh_mse"], at["fresh_mse_se"]) if len(at) else (nan, nan)
-        total, total_se = seed_mean(at["excess_mse"], at["excess_se"]) if len(at) else (nan, nan)
-        est, est_se = total - approx, math.hypot(total_se, approx_se)
-        # estimation excess of every N: seed mean of (excess(N) - floor excess)
+        bayes, bayes_se = float(rf.at["bayes", "mse"]), float(rf.at["bayes", "mse_se"])
+        theory_bayes = float(rf.at["bayes_theory", "mse"]) if "bayes_theory" in rf.index else nan
+        at = fin[fin["N"] == int(N_ref)].set_index("seed")
+        seeds = sorted(set(at.index) & set(onl.index))
+        at_s, on_s = at.loc[seeds], onl.loc[seeds]
+        est_se = math.hypot(at_s["excess_se"].mean(), on_s["excess_se"].mean())
+        parts = {}
+        for name, per_seed, se in (
+            ("total", at_s["excess_mse"], at_s["excess_se"].mean()),
+            ("est", at_s["excess_mse"] - on_s["excess_mse"], est_se),
+            ("optim", on_s["vs_scaled_identity"], on_s["vs_scaled_identity_se"].mean()),
+            ("floor", on_s["fresh_mse"], on_s["fresh_mse_se"].mean()),
+            ("fresh", at_s["fresh_mse"], at_s["fresh_mse_se"].mean()),
+        ):
+            # every part resamples the same seeds: one generator seed for all
+            parts[name] = bootstrap_part(per_seed, se, np.random.default_rng(BOOTSTRAP_SEED))
+        si = rf.loc["scaled_identity_opt"]
+        approx, approx_se = float(si["excess_mse"]), float(si["excess_se"])
+        total = parts["total"][0]
+        # estimation excess of every N over the floor, for the joint fit (seed means of the paired excess)
         Ns, ex, ex_se = [], [], []
         for Nv, g in fin.groupby("N", sort=True):
-            m, s = seed_mean(g["excess_mse"], g["excess_se"])
+            m, s_ = seed_mean(g["excess_mse"], g["excess_se"])
             Ns.append(Nv)
-            ex.append(m - approx)
-            ex_se.append(math.hypot(s, approx_se))
-        slope, slope_se, k = loglog_slope(Ns, ex, ex_se)
-        si = rf.loc["scaled_identity_opt"]
+            ex.append(m)
+            ex_se.append(s_)
+        f_m, f_se = seed_mean(on_s["excess_mse"], on_s["excess_se"]) if len(seeds) else (nan, nan)
+        slope, slope_se, k = power_law_fit(Ns, ex, ex_se, f_m, f_se)
         theory = float(rf.at["finite_L_theory", "mse"]) if "finite_L_theory" in rf.index else nan
         out.append(
             dict(
@@ -405,22 +465,25 @@ def gap_summary(runs, refs, N_ref: int):
                 model=model,
                 L=int(L),
                 N_ref=int(N_ref),
-                seeds=int(at["seed"].nunique()),
+                seeds=len(seeds),
                 bayes_mse=bayes,
                 bayes_se=bayes_se,
-                bayes_source=source,
-                floor_mse=floor,
-                floor_se=floor_se,
-                fresh_mse=fresh,
-                fresh_se=fresh_se,
+                bayes_theory_mse=theory_bayes,
+                floor_mse=parts["floor"][0],
+                floor_se=parts["floor"][1],
+                fresh_mse=parts["fresh"][0],
+                fresh_se=parts["fresh"][1],
                 total_gap=total,
-                total_gap_se=total_se,
+                total_gap_se=parts["total"][1],
+                est_gap=parts["est"][0],
+                est_gap_se=parts["est"][1],
+                optim_gap=parts["optim"][0],
+                optim_gap_se=parts["optim"][1],
                 approx_gap=approx,
                 approx_gap_se=approx_se,
-                est_gap=est,
-                est_gap_se=est_se,
+                est_share=parts["est"][0] / total if total else nan,
+                optim_share=parts["optim"][0] / total if total else nan,
                 approx_share=approx / total if total else nan,
-                est_share=est / total if total else nan,
                 scaled_identity_mse=float(si["mse"]),
                 scaled_identity_se=float(si["mse_se"]),
                 scaled_identity_alpha=float(si["alpha"]),
@@ -452,16 +515,17 @@ def gather_gap_study(
     write_table(summary, out_summary)
     for r in summary.itertuples():
         log.info(
-            "%s/%s: Bayes %.5f, floor %.5f, fresh(N=%d) %.5f; approximation %.0f%%, estimation %.0f%% of the gap; "
-            "slope %.2f ± %.2f",
+            "%s/%s: Bayes %.5f, floor %.5f, fresh(N=%d) %.5f; estimation %.0f%%, optimisation %.0f%%, "
+            "approximation %.0f%% of the gap; slope %.2f ± %.2f",
             r.case,
             r.model,
             r.bayes_mse,
             r.floor_mse,
             r.N_ref,
             r.fresh_mse,
-            100 * r.approx_share,
             100 * r.est_share,
+            100 * r.optim_share,
+            100 * r.approx_share,
             r.slope,
             r.slope_se,
         )
