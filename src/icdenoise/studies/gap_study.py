@@ -400,7 +400,9 @@ def power_law_fit(N, excess, excess_se, floor: float, floor_se: float) -> tuple[
 
     c0 = max(float(np.interp(N0, N, e) - floor), 1e-3 * float(np.abs(e).max() + 1e-12))
     try:
-        p, cov = curve_fit(model, x, y, p0=(floor, c0, -1.0), sigma=sy, absolute_sigma=True, maxfev=20000)
+        p, cov = curve_fit(
+            model, x, y, p0=(floor, c0, -1.0), sigma=sy, absolute_sigma=True, maxfev=20000, check_finite=False
+        )
     except (RuntimeError, ValueError):
         return float("nan"), float("nan"), k
     chi2 = float((((model(x, *p) - y) / sy) ** 2).sum())
