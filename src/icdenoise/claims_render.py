@@ -165,7 +165,9 @@ def verdict_html(claims: list[dict]) -> str:
 def claims_html(claims: list[dict], settings: Mapping) -> str:
     """The report's claims page: the verdict, the settings and every claim coloured by its verdict (the claims,
     then the sanity checks and the reported rows)."""
-    columns = (*CLAIM_TEXT_COLUMNS, "false_alarm", "note")
+    # the verdict next to the id (read in a minute); the long reasons last
+    first = ("id", "verdict", "statement", "paper_value", "reproduced", "spread", "tolerance", "false_alarm", "note")
+    columns = (*first, *(c for c in CLAIM_TEXT_COLUMNS if c not in first))
     parts = []
     for kind, title in ((CLAIM, "The paper's claims"), (SANITY, "Sanity checks (outside the count)"),
                         (REPORTED, "Reported without a verdict")):  # fmt: skip
