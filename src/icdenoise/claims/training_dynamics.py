@@ -186,7 +186,8 @@ def figure3_claims(tables, settings, scale: Scale, tol) -> list[Claim]:
             tol["similar_models"],
             u_soft or u_lin,
             f"softmax/linear test MSE = {fmt(ratio)}: {fmt(100 * abs(ratio - 1), 3)}% apart > {fmt(100 * rel, 3)}% "
-            "(the paper's recipe; softmax's optimisation error, not the architecture: see gap_split_subspace_softmax)",
+            "(the paper's recipe; the gap study splits the cause into optimisation and architecture: "
+            "gap_split_subspace_softmax)",
         )
     )
 
