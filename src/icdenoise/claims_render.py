@@ -8,29 +8,68 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 
-from .verdict import CLAIM_TEXT_COLUMNS, DEVIATION_COLUMNS, FAILED, REPRODUCED, UNCHECKABLE, VERDICTS
+from .verdict import (
+    CLAIM,
+    CLAIM_TEXT_COLUMNS,
+    DEVIATION_COLUMNS,
+    FAILED,
+    REPORTED,
+    REPRODUCED,
+    SANITY,
+    UNCHECKABLE,
+    VERDICTS,
+)
 
-MD_CLAIM_COLUMNS = ("id", "source", "statement", "paper_value", "reproduced", "spread", "tolerance", "verdict")
+MD_CLAIM_COLUMNS = (
+    "id",
+    "source",
+    "statement",
+    "paper_value",
+    "reproduced",
+    "spread",
+    "tolerance",
+    "false_alarm",
+    "verdict",
+)
 MD_DEVIATION_COLUMNS = ("id", "deviation", "authors", "this_run", "effect", "evidence")
 
 
+def kind_of(c: Mapping) -> str:
+    return c.get("kind") or CLAIM
+
+
 def summary(claims: list[dict]) -> dict:
-    """The verdict counts, the failing ids and the one-line text ("N of M claims reproduced, ...")."""
-    counts = {v: sum(c["verdict"] == v for c in claims) for v in VERDICTS}
-    failing = [c["id"] for c in claims if c["verdict"] == FAILED]
+    """The verdict counts of the paper's claims (sanity checks and reported rows are outside the count), the
+    failing ids (claims and sanity checks: both fail strict_claims) and the one-line text."""
+    counted = [c for c in claims if kind_of(c) == CLAIM]
+    sanity = [c for c in claims if kind_of(c) == SANITY]
+    counts = {v: sum(c["verdict"] == v for c in counted) for v in VERDICTS}
+    failing = [c["id"] for c in claims if c["verdict"] == FAILED and kind_of(c) in (CLAIM, SANITY)]
+    bad_sanity = sum(c["verdict"] == FAILED for c in sanity)
     text = (
-        f"{counts[REPRODUCED]} of {len(claims)} claims reproduced, {counts[FAILED]} not reproduced, "
+        f"{counts[REPRODUCED]} of {len(counted)} claims reproduced, {counts[FAILED]} not reproduced, "
         f"{counts[UNCHECKABLE]} not checkable at this scale"
     )
-    return dict(counts=counts, failing=failing, total=len(claims), text=text)
+    if sanity:
+        text += f" (and {len(sanity) - bad_sanity} of {len(sanity)} sanity checks pass)"
+    return dict(counts=counts, failing=failing, total=len(counted), text=text)
+
+
+def plain(value) -> str:
+    """A setting as a reader writes it: mappings as "k = v, ...", lists as "a, b" (no Python reprs)."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} = {plain(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(plain(v) for v in value) + "]"
+    return str(value)
 
 
 def settings_line(settings: Mapping) -> str:
     """This run's settings in one line (claims.md, claims.html)."""
-    cases = ", ".join(f"{k} {v}" for k, v in settings["cases"].items())
+    cases = "; ".join(f"{k} ({plain(v)})" for k, v in settings["cases"].items())
     return (
         f"n = {settings['n']}, L = {settings['L']}, n_train = {settings['n_train']}, n_test = {settings['n_test']}, "
-        f"seeds {list(settings['seeds'])}, dataset: {settings['dataset']}; cases: {cases}"
+        f"seeds {plain(list(settings['seeds']))}, dataset {settings['dataset']}; cases: {cases}"
     )
 
 
@@ -47,6 +86,7 @@ def _md_table(rows: list[dict], columns) -> list[str]:
 def claims_markdown(claims: list[dict], deviations: list[dict], settings: Mapping) -> str:
     """claims.md: the verdict, the claims table, why claims fail or are not checkable, tolerances, deviations."""
     s = summary(claims)
+    counted = [c for c in claims if kind_of(c) == CLAIM]
     lines = [
         "# Reproduction verdict",
         "",
@@ -54,11 +94,24 @@ def claims_markdown(claims: list[dict], deviations: list[dict], settings: Mappin
         "",
         f"Settings of this run: {settings_line(settings)}.",
         "",
-        *_md_table(claims, MD_CLAIM_COLUMNS),
+        "The false-alarm column: the chance that the row's rule says 'not reproduced' when the quantity's true "
+        "value is the paper's (or sits on its natural bound, such as Bayes), from its tolerance rule.",
         "",
-        "## Why claims fail",
+        *_md_table(counted, MD_CLAIM_COLUMNS),
         "",
     ]
+    for kind, title, blurb in (
+        (
+            SANITY,
+            "Sanity checks (outside the count)",
+            "Identities that only a bug can break: strict_claims fails on them.",
+        ),
+        (REPORTED, "Reported without a verdict", "Quantities the paper prints that this run cannot test."),
+    ):
+        rows = [c for c in claims if kind_of(c) == kind]
+        if rows:
+            lines += [f"## {title}", "", blurb, "", *_md_table(rows, MD_CLAIM_COLUMNS), ""]
+    lines += ["## Why claims fail", ""]
     failing = [c for c in claims if c["verdict"] == FAILED]
     lines += [f"- `{c['id']}`: {c['note']}" for c in failing] or ["None."]
     lines += ["", "## Not checkable at this scale", ""]
@@ -97,7 +150,8 @@ def verdict_html(claims: list[dict]) -> str:
     """The verdict paragraph (between markers: the report's first page copies it from claims.html)."""
     s = summary(claims)
     fails = "".join(
-        f"<li><code>{html.escape(c['id'])}</code>: {html.escape(c['note'])}</li>"
+        f"<li><b>{html.escape(c['id'])}</b>{' (sanity check)' if kind_of(c) == SANITY else ''}: "
+        f"{html.escape(c['note'])}</li>"
         for c in claims
         if c["verdict"] == FAILED
     )
@@ -109,13 +163,21 @@ def verdict_html(claims: list[dict]) -> str:
 
 
 def claims_html(claims: list[dict], settings: Mapping) -> str:
-    """The report's claims page: the verdict, the settings and every claim coloured by its verdict."""
-    columns = (*CLAIM_TEXT_COLUMNS, "note")
+    """The report's claims page: the verdict, the settings and every claim coloured by its verdict (the claims,
+    then the sanity checks and the reported rows)."""
+    # the verdict next to the id (read in a minute); the long reasons last
+    first = ("id", "verdict", "statement", "paper_value", "reproduced", "spread", "tolerance", "false_alarm", "note")
+    columns = (*first, *(c for c in CLAIM_TEXT_COLUMNS if c not in first))
+    parts = []
+    for kind, title in ((CLAIM, "The paper's claims"), (SANITY, "Sanity checks (outside the count)"),
+                        (REPORTED, "Reported without a verdict")):  # fmt: skip
+        rows = [c for c in claims if kind_of(c) == kind]
+        if rows:
+            parts.append(f"<h3>{title}</h3>{_html_table(rows, columns, 'verdict')}")
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Claims</title>{_CSS}</head><body>"
         f"<h2>Reproduction verdict: every claim</h2>{verdict_html(claims)}"
-        f"<p>Settings: {html.escape(settings_line(settings))}</p>"
-        f"{_html_table(claims, columns, 'verdict')}</body></html>"
+        f"<p>Settings: {html.escape(settings_line(settings))}</p>{''.join(parts)}</body></html>"
     )
 
 

@@ -1,9 +1,14 @@
 """The verdict machinery of the claims: statistics, settings against the paper's, one claim and its verdict.
 
 A seed mean is reported with the seeds' min–max and its standard error (sd/√seeds); a Monte Carlo value with
-± its standard error. A claim with a numeric paper value is "reproduced" when |mean − paper| ≤ k·SE (k from
-the ``claims:`` config block, plus half a printed unit of the paper's value), or within a stated theory margin.
-No number that decides a verdict is typed here: every k and margin comes from ``claims.tolerances``.
+± its standard error. A claim with a numeric paper value is "reproduced" when |mean − paper| ≤ k·SE plus half a
+printed unit of the paper's value, where k is Student's t quantile for the seeds' degrees of freedom at the stated
+false-alarm rate (``claims.tolerances.seed_rate``; Monte Carlo means over many prompts use the normal k of
+``k_mc``). A quantity with a natural bound (an MSE is never below Bayes in expectation) is tested on that side with
+SEs, and against a stated margin on the other. Each claim carries its false-alarm rate as its rule gives it: the
+chance that the rule says "not reproduced" when the quantity's true value is the paper's value (or sits on its
+natural bound). No number that decides a verdict is typed here: every rate, k and margin comes from
+``claims.tolerances``; the paper's settings are :data:`icdenoise.paper.PAPER_SCALE`.
 """
 
 from __future__ import annotations
@@ -12,13 +17,18 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
+from scipy import stats as sps
 
 # --------------------------------------------------------------------------------------------
 # The verdicts and the columns of claims.parquet and deviations.parquet
 # --------------------------------------------------------------------------------------------
 
 REPRODUCED, FAILED, UNCHECKABLE = "reproduced", "not reproduced", "not checkable at this scale"
-VERDICTS = (REPRODUCED, FAILED, UNCHECKABLE)
+NO_VERDICT = "reported, no verdict"
+VERDICTS = (REPRODUCED, FAILED, UNCHECKABLE, NO_VERDICT)
+#: Kinds of rows: a claim of the paper (counted in the verdict), a sanity check of this code (an identity that only
+#: a bug can break: outside the count, but strict_claims fails on it), a quantity reported without a verdict.
+CLAIM, SANITY, REPORTED = "claim", "sanity check", "reported"
 
 #: The ten columns of claims.parquet (what `icdenoise claims` prints), then numeric extras.
 CLAIM_TEXT_COLUMNS = (
@@ -41,6 +51,9 @@ CLAIM_COLUMNS = {
     "reproduced_min": "float64",
     "reproduced_max": "float64",
     "tolerance_value": "float64",
+    "kind": "string",  # CLAIM, SANITY or REPORTED
+    "false_alarm": "string",  # the false-alarm rate of the rule, in words
+    "false_alarm_rate": "float64",  # NaN where the rule has none (a stated margin, or the data must show a sign)
 }
 DEVIATION_COLUMNS = {
     "id": "string",
@@ -128,6 +141,33 @@ def seed_mean(values, ses) -> tuple[float, float]:
     return float(v.mean()), float(math.sqrt(float(np.mean(s)) ** 2 + seed_var))
 
 
+def t_k(rate: float, dof: float, sides: int = 2, family: int = 1) -> float:
+    """k of a t band with ``dof`` degrees of freedom (inf: normal) whose false-alarm rate is ``rate`` over a family
+    of ``family`` independent tests (Šidák), ``sides`` = 2 (|T| > k) or 1 (T < −k)."""
+    if not dof >= 1:
+        return math.nan
+    per_test = 1.0 - (1.0 - float(rate)) ** (1.0 / int(family))
+    return float(sps.t.isf(per_test / sides, dof)) if np.isfinite(dof) else float(sps.norm.isf(per_test / sides))
+
+
+def false_alarm_of(k: float, dof: float, sides: int = 2, family: int = 1) -> float:
+    """The false-alarm rate of a k band: P(any of ``family`` independent t(dof) statistics leaves it)."""
+    if not (np.isfinite(k) and dof >= 1):
+        return math.nan
+    tail = sps.t.sf(k, dof) if np.isfinite(dof) else sps.norm.sf(k)
+    return float(1.0 - (1.0 - sides * tail) ** int(family))
+
+
+def rate_text(rate: float, dof: float, sides: int = 2, family: int = 1, extra: str = "") -> str:
+    """The false-alarm column: "1.0% (t, 5 df, two-sided)"."""
+    if not np.isfinite(rate):
+        return "n/a"
+    law = f"t, {fmt(dof, 3)} df" if np.isfinite(dof) else "normal"
+    side = "two-sided" if sides == 2 else "one-sided"
+    fam = f", over {family} tests" if family > 1 else ""
+    return f"{fmt(100 * rate, 2)}% ({law}, {side}{fam}{extra})"
+
+
 # --------------------------------------------------------------------------------------------
 # Which claims this run's settings can check
 # --------------------------------------------------------------------------------------------
@@ -152,11 +192,13 @@ def _num(x) -> bool:
 
 
 class Scale:
-    """Compares this run's settings with the paper's (``claims.paper_scale``) for each kind of claim."""
+    """Compares this run's settings with the paper's (:data:`icdenoise.paper.PAPER_SCALE`) for each kind of claim."""
 
     def __init__(self, settings: Mapping):
+        from .paper import PAPER_SCALE
+
         self.s = settings
-        self.paper = settings["claims"]["paper_scale"]
+        self.paper = PAPER_SCALE
 
     def too_few_seeds(self, seeds, label) -> list[str]:
         """A line when ``seeds`` are fewer than the paper scale's ``min_seeds`` (no seed spread)."""
@@ -249,7 +291,11 @@ class Claim(dict):
             reproduced_min=math.nan,
             reproduced_max=math.nan,
             tolerance_value=math.nan,
+            kind=CLAIM,
+            false_alarm="n/a",
+            false_alarm_rate=math.nan,
         )
+        self.rule = {}  # the rule behind false_alarm_rate: k, dof, sides, family (what the simulation test replays)
         self.update(kw)
 
     def measured(self, st: Stats, spread: str, text: str | None = None) -> Claim:
@@ -267,8 +313,23 @@ class Claim(dict):
         self.update(tolerance=text, tolerance_value=float(value), tolerance_reason=reason)
         return self
 
+    def alarm(self, k: float, dof: float, sides: int = 2, family: int = 1, extra: str = "", pooled=False) -> Claim:
+        """Record the rule's false-alarm rate (:func:`false_alarm_of`) and the rule itself."""
+        rate = false_alarm_of(k, dof, sides, family)
+        self.rule = dict(k=float(k), dof=float(dof), sides=int(sides), family=int(family), pooled=pooled)
+        self.update(false_alarm=rate_text(rate, dof, sides, family, extra), false_alarm_rate=rate)
+        return self
+
+    def no_alarm(self, why: str) -> Claim:
+        """A rule without a false-alarm rate (a stated margin, or a sign the data must show), and why."""
+        self.update(false_alarm=f"n/a: {why}", false_alarm_rate=math.nan)
+        return self
+
     def decide(self, ok: bool, why_not: str, uncheckable: str | None = None) -> Claim:
         """Set the verdict; ``uncheckable`` (a reason) wins over the comparison."""
+        if self["kind"] == REPORTED:
+            self.update(verdict=NO_VERDICT, note=uncheckable or "")
+            return self
         if uncheckable:
             self.update(verdict=UNCHECKABLE, note=uncheckable)
         elif not np.isfinite(self["reproduced_value"]) and not ok:
@@ -278,13 +339,19 @@ class Claim(dict):
         return self
 
 
+def seed_k(tol: Mapping, count: int, sides: int = 2, family: int = 1) -> float:
+    """k of a seed mean's band: Student's t with count − 1 degrees of freedom at the rate ``tol["value"]``."""
+    return t_k(float(tol["value"]), count - 1, sides, family)
+
+
 def against_paper(claim: Claim, st: Stats, paper: str, tol: Mapping, uncheckable: str | None) -> Claim:
-    """Seed mean (or MC mean) against a printed paper value: |mean − paper| ≤ k·SE + half a printed unit."""
+    """Seed mean against a printed paper value: |mean − paper| ≤ k·SE + half a printed unit, k = t(seeds − 1)."""
     p = float(paper)
-    k = float(tol["value"])
+    k = seed_k(tol, st.count)
     margin = k * st.se + half_unit(paper) if np.isfinite(st.se) else math.nan
     claim.update(paper_value=paper, paper_value_num=p)
-    claim.tol(f"± {fmt(margin, 2)} ({fmt(k, 2)} SE + {fmt(half_unit(paper), 1)})", margin, tol["reason"])
+    claim.tol(f"± {fmt(margin, 2)} ({fmt(k, 3)} SE + {fmt(half_unit(paper), 1)})", margin, tol["reason"])
+    claim.alarm(k, st.count - 1, extra=", at most: the half unit lowers it" if half_unit(paper) else "")
     gap = abs(st.mean - p)
     if not np.isfinite(margin) and not uncheckable:
         uncheckable = "a single value: no standard error"
@@ -294,6 +361,24 @@ def against_paper(claim: Claim, st: Stats, paper: str, tol: Mapping, uncheckable
         f"|{fmt(st.mean)} − {paper}| = {fmt(gap, 2)} > {fmt(margin, 2)} ({fmt(z, 2)} SE)",
         uncheckable,
     )
+
+
+def above_bound(
+    claim: Claim, st: Stats, bound: float, upper: float, text: str, tol: Mapping, margin: Mapping, uncheckable, what
+) -> Claim:
+    """A quantity with a natural lower bound (an MSE and Bayes): not below it by more than k·SE (one-sided t over
+    the seeds), and at most ``upper`` (a stated margin, ``margin``). The false-alarm rate is the lower side's."""
+    k = seed_k(tol, st.count, sides=1)
+    low = bound - k * st.se
+    claim.tol(f"{fmt(low)} ≤ · ≤ {text}", float(margin["value"]), f"{margin['reason']}; below: {tol['reason']}")
+    claim.alarm(k, st.count - 1, sides=1, extra=f", at the bound {fmt(bound)}")
+    if not np.isfinite(st.se) and not uncheckable:
+        uncheckable = "a single value: no standard error"
+    if st.mean < low:
+        why = f"{what} {fmt(st.mean)} is below the bound {fmt(bound)} by {fmt((bound - st.mean) / st.se, 2)} SE"
+        why += " (below Bayes in expectation: a leak or a bug)"
+        return claim.decide(False, why, uncheckable)
+    return claim.decide(bool(st.mean <= upper), f"{what} {fmt(st.mean)} > {text}", uncheckable)
 
 
 def at_most(claim: Claim, value: float, bound: float, text: str, tol: Mapping, uncheckable, why: str) -> Claim:

@@ -39,7 +39,7 @@ rule train_dataset_choice:
 # studies this run builds; the claims of a study switched off are "not checkable" in the table.
 STUDY_TABLES = {
     "training_dynamics": ("trained_weights", "training_curves", "baselines"),
-    "alpha_beta_landscape": ("landscape_points",),
+    "alpha_beta_landscape": ("landscape_points", "landscape"),
     "context_sweep": ("context_sweep", "context_sweep_theory"),
     "dim_shift": ("dim_shift", "dim_shift_oracles"),
     "dam_energy": ("hopfield_trajectories",),

@@ -32,6 +32,7 @@ def claims(tables, settings, scale: Scale, tol) -> list[Claim]:
             f"mean distance {fmt(d1.mean)} after 1 step, {fmt(dl.mean)} after {last}",
         )
         c.tol("strict inequality of the means", 0.0, "an ordering the paper shows for its queries; no tolerance")
+        c.no_alarm("deterministic: the paper's three queries, no sampling")
         out.append(
             c.decide(
                 bool(d1.mean < dl.mean),

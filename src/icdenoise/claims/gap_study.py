@@ -1,4 +1,4 @@
-"""Gap study (gap_study, beyond the paper): its claims, the gap to Bayes split in two parts, the floor against L."""
+"""Gap study (gap_study, beyond the paper): its claims, the gap to Bayes in three parts, the floor against L."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ GAP = "gap study (beyond the paper)"
 def claims(tables, settings, scale: Scale, tol) -> list[Claim]:
     """The gap study's findings (opt-in study: rows only when its tables are in this run).
 
-    Per (case, model): at N = n_train both parts of the gap to Bayes are resolved (each > k SE above zero);
+    Per (case, model): at N = n_train the estimation part is resolved and the approximation part not below zero;
     per online_L case: the online floor's excess over Bayes falls from the smallest to the largest L."""
     summ, runs = tables.get("gap_study_summary"), tables.get("gap_study")
     if summ is None or summ.empty:
@@ -27,13 +27,16 @@ def claims(tables, settings, scale: Scale, tol) -> list[Claim]:
         c = Claim(
             f"gap_split_{r.case}_{r.model}",
             GAP,
-            f"{r.case}/{r.model} at N = {r.N_ref} training prompts, L = {r.L}: the gap to Bayes has both parts, each "
-            "more than k SE above zero: approximation (online floor − Bayes: the architecture at this L) and "
-            f"estimation (N = {r.N_ref} − online floor: the finite training set)",
-            "Gap study figure; gap_study_summary.parquet (approx_gap, est_gap and their _se)",
+            f"{r.case}/{r.model} at N = {r.N_ref} training prompts, L = {r.L}: the gap to Bayes in three parts, "
+            "paired on the same fresh prompts against one Monte Carlo Bayes: estimation (N = "
+            f"{r.N_ref} − online floor) more than k SE above zero, optimisation (online floor − best scaled identity "
+            "fitted on other prompts) and approximation (best scaled identity − Bayes: the architecture seeing L "
+            "context tokens against an oracle that knows the task, so the finite-L cost too), never below zero "
+            "by more than k SE (Bayes is optimal)",
+            "Gap study figure; gap_study_summary.parquet (est_gap, optim_gap, approx_gap and their _se)",
             paper_value="'nearly' optimal (the gap is not split)",
         )
-        share = Stats([r.approx_share], se=r.approx_gap_se / abs(r.total_gap) if r.total_gap else math.nan)
+        share = Stats([r.est_share], se=r.est_gap_se / abs(r.total_gap) if r.total_gap else math.nan)
         seeds = ""
         if runs is not None and "fresh_mse" in runs:
             at = runs[(runs["case"] == r.case) & (runs["model"] == r.model) & (runs["training"] == "finite")]
@@ -41,27 +44,27 @@ def claims(tables, settings, scale: Scale, tol) -> list[Claim]:
             seeds = f", fresh MSE of its seeds {fmt(at.min())}–{fmt(at.max())}" if len(at) else ""
         c.measured(
             share,
-            f"approximation {fmt(r.approx_gap, 3)} ± {fmt(r.approx_gap_se, 2)}, estimation {fmt(r.est_gap, 3)} ± "
-            f"{fmt(r.est_gap_se, 2)} ({r.seeds} seeds{seeds}); estimation excess ∝ N^{fmt(r.slope, 2)} ± "
-            f"{fmt(r.slope_se, 2)}",
-            f"gap {fmt(r.total_gap, 3)} ({fmt(100 * r.total_gap / r.bayes_mse, 2)}% of Bayes): approximation "
-            f"{fmt(100 * r.approx_share, 2)}%, estimation {fmt(100 * r.est_share, 2)}%",
+            f"estimation {fmt(r.est_gap, 3)} ± {fmt(r.est_gap_se, 2)}, optimisation {fmt(r.optim_gap, 3)} ± "
+            f"{fmt(r.optim_gap_se, 2)}, approximation {fmt(r.approx_gap, 3)} ± {fmt(r.approx_gap_se, 2)} (SE: "
+            f"bootstrap over {r.seeds} seeds and the prompts{seeds}); fresh(N) = floor + c·N^s, s = "
+            f"{fmt(r.slope, 2)} ± {fmt(r.slope_se, 2)}",
+            f"gap {fmt(r.total_gap, 3)} ({fmt(100 * r.total_gap / r.bayes_mse, 2)}% of Bayes): estimation "
+            f"{fmt(100 * r.est_share, 2)}%, optimisation {fmt(100 * r.optim_share, 2)}%, approximation "
+            f"{fmt(100 * r.approx_share, 2)}%",
         )
-        c.tol(f"each part > {fmt(k, 2)} SE", k, tol["k_mc"]["reason"])
-        weak = [
-            f"{name} {fmt(v, 3)} ± {fmt(se, 2)} ({fmt(v / se if se else math.inf, 2)} SE)"
-            for name, v, se in (
-                ("approximation", r.approx_gap, r.approx_gap_se),
-                ("estimation", r.est_gap, r.est_gap_se),
-            )
-            if not v > k * se
-        ]
+        c.tol(f"estimation > {fmt(k, 2)} SE; approximation ≥ −{fmt(k, 2)} SE", k, tol["k_mc"]["reason"])
+        c.alarm(k, math.inf, sides=1, extra=", the approximation side at Bayes")
+        weak = []
+        if not r.est_gap > k * r.est_gap_se:
+            weak.append(f"estimation {fmt(r.est_gap, 3)} ± {fmt(r.est_gap_se, 2)} is not resolved")
+        if r.approx_gap < -k * r.approx_gap_se:
+            weak.append(f"approximation {fmt(r.approx_gap, 3)} ± {fmt(r.approx_gap_se, 2)} is below Bayes (a bug)")
         diffs = [d for d in scale.fig3(r.case, r.model) if not d.startswith("seeds")]
         diffs += setting_differences("gap_study.L", int(r.L), scale.paper["L"]) + setting_differences(
             "N_ref", int(r.N_ref), scale.paper["n_train"]
         )
         diffs += scale.too_few_seeds(list(range(int(r.seeds))), "gap_study.seeds")
-        out.append(c.decide(not weak, "not resolved: " + "; ".join(weak), not_checkable(diffs)))
+        out.append(c.decide(not weak, "; ".join(weak), not_checkable(diffs)))
     if runs is None:
         return out
     onl = runs[runs["training"] == "online"]
@@ -90,6 +93,7 @@ def claims(tables, settings, scale: Scale, tol) -> list[Claim]:
             f"({fmt(100 * e_hi / b_hi, 2)}%) at L = {Ls[-1]}",
         )
         c.tol(f"drop > {fmt(k, 2)} SE", k, tol["k_mc"]["reason"])
+        c.no_alarm("the data must show the drop (a false pass at zero: 0.13%)")
         diffs = scale.oracle(case) + setting_differences("train", settings["train"], scale.paper["train"])
         diffs += scale.too_few_seeds(sorted(set(lo["seed"])), "gap_study.seeds")
         out.append(

@@ -37,6 +37,7 @@ def claims(tables, settings, scale: Scale, tol) -> list[Claim]:
             f"{fmt(float(best['mse']))}, {fmt(delta, 3)} vs one step",
         )
         c.tol(f"best − one step ≥ −{fmt(k, 2)} SE", k, tol["k_mc"]["reason"])
+        c.alarm(k, math.inf, sides=1, family=max(len(sub) - 1, 1), extra=", independent comparisons: an upper bound")
         out.append(
             c.decide(
                 bool(delta >= -k * se),

@@ -11,15 +11,19 @@ import math
 import numpy as np
 
 from ..verdict import (
+    REPORTED,
+    SANITY,
     Claim,
     Scale,
     Stats,
+    above_bound,
     against_paper,
     at_most,
     fmt,
     half_unit,
     mc_spread,
     not_checkable,
+    seed_k,
     seed_spread,
     stats_of,
 )
@@ -82,7 +86,7 @@ def figure3_claims(tables, settings, scale: Scale, tol) -> list[Claim]:
         "diagonals; only the product is fixed)",
         FIG3 + " (alpha_beta)",
     )
-    out.append(against_paper(c.measured(st, seed_spread(st)), st, "0.327", tol["k_seed"], u_lin))
+    out.append(against_paper(c.measured(st, seed_spread(st)), st, "0.327", tol["seed_rate"], u_lin))
 
     bayes = theory_oracle(tables, "subspace", "bayes")
     st = stats_of(lin, "test_mse")
@@ -98,16 +102,11 @@ def figure3_claims(tables, settings, scale: Scale, tol) -> list[Claim]:
     r = float(tol["near_bayes_subspace"]["value"])
     c.measured(st, seed_spread(st), f"{fmt(st.mean)} ({fmt(100 * (st.mean / bayes - 1), 3)}% above Bayes)")
     out.append(
-        at_most(
-            c,
-            st.mean,
-            bayes * (1 + r),
-            f"≤ Bayes × {fmt(1 + r, 3)} = {fmt(bayes * (1 + r))}",
-            tol["near_bayes_subspace"],
-            u_lin,
-            f"test MSE {fmt(st.mean)} > {fmt(bayes * (1 + r))} = Bayes × {fmt(1 + r, 3)}",
+        above_bound(
+            c, st, bayes, bayes * (1 + r), f"Bayes × {fmt(1 + r, 3)} = {fmt(bayes * (1 + r))}", tol["seed_rate"],
+            tol["near_bayes_subspace"], u_lin, "test MSE",
         )
-    )
+    )  # fmt: skip
 
     sphere_soft = trained_runs(tables, "sphere", "softmax")
     u_sph = not_checkable(scale.fig3("sphere", "softmax"))
@@ -128,8 +127,10 @@ def figure3_claims(tables, settings, scale: Scale, tol) -> list[Claim]:
         c.measured(
             worst,
             f"dist_KQ seeds {fmt(d_kq.min, 3)}–{fmt(d_kq.max, 3)}, dist_PV seeds {fmt(d_pv.min, 3)}–{fmt(d_pv.max, 3)}",
-            f"dist_KQ {fmt(d_kq.mean, 3)}, dist_PV {fmt(d_pv.mean, 3)} (seed means)",
+            f"dist_KQ {fmt(d_kq.mean, 3)}, dist_PV {fmt(d_pv.mean, 3)} (seed means; worst seed "
+            f"{fmt(max(d_kq.max, d_pv.max), 3)})",
         )
+        c.no_alarm("a stated margin on the seed mean")
         b = float(tol["scaled_identity"]["value"])
         out.append(
             at_most(
@@ -154,9 +155,10 @@ def figure3_claims(tables, settings, scale: Scale, tol) -> list[Claim]:
             f"Softmax attention on linear subspaces trains to {what}; |·| over seeds (sign symmetry)",
             FIG3 + f" ({col})",
         )
-        out.append(against_paper(c.measured(st, seed_spread(st)), st, paper, tol["k_seed"], u_soft))
+        out.append(against_paper(c.measured(st, seed_spread(st)), st, paper, tol["seed_rate"], u_soft))
 
-    # "performs similarly to the linear one": paired by seed (same dataset, same seed)
+    # "performs similarly to the linear one": the paper's recipe (trained test MSEs); the architecture's best scaled
+    # identity is the gap study's (gap_split_subspace_softmax: optimisation and approximation parts)
     st_s, st_l = stats_of(soft, "test_mse"), stats_of(lin, "test_mse")
     rel = float(tol["similar_models"]["value"])
     ratio = st_s.mean / st_l.mean if st_l.count else math.nan
@@ -164,15 +166,17 @@ def figure3_claims(tables, settings, scale: Scale, tol) -> list[Claim]:
         "case1_softmax_similar",
         "§3.2, Fig. 3(a) (case 1)",
         "'The softmax network performs similarly to the linear one for this task': seed-mean test MSEs of the two "
-        "models on linear subspaces",
+        "models on linear subspaces, trained by the paper's recipe (the architecture's best scaled identity, fitted "
+        "on other prompts, is in the gap study: gap_split_subspace_softmax)",
         FIG3 + " (test_mse); Figure 3(a)",
         paper_value="similar",
     )
     c.measured(
         Stats([ratio]) if np.isfinite(ratio) else Stats([]),
         f"softmax seeds {fmt(st_s.min)}–{fmt(st_s.max)}, linear seeds {fmt(st_l.min)}–{fmt(st_l.max)}",
-        f"softmax {fmt(st_s.mean)} vs linear {fmt(st_l.mean)} (ratio {fmt(ratio)})",
+        f"paper's recipe: softmax {fmt(st_s.mean)} vs linear {fmt(st_l.mean)} (ratio {fmt(ratio)})",
     )
+    c.no_alarm("a stated margin on the ratio of seed means")
     out.append(
         at_most(
             c,
@@ -181,7 +185,9 @@ def figure3_claims(tables, settings, scale: Scale, tol) -> list[Claim]:
             f"|ratio − 1| ≤ {fmt(rel, 3)}",
             tol["similar_models"],
             u_soft or u_lin,
-            f"softmax/linear test MSE = {fmt(ratio)}: {fmt(100 * abs(ratio - 1), 3)}% apart > {fmt(100 * rel, 3)}%",
+            f"softmax/linear test MSE = {fmt(ratio)}: {fmt(100 * abs(ratio - 1), 3)}% apart > {fmt(100 * rel, 3)}% "
+            "(the paper's recipe; the gap study splits the cause into optimisation and architecture: "
+            "gap_split_subspace_softmax)",
         )
     )
 
@@ -200,10 +206,14 @@ def figure3_claims(tables, settings, scale: Scale, tol) -> list[Claim]:
         "β_softmax 'decreases by a factor ε ≈ 0.344 relative to β_linear'. Not identifiable from the loss: linear "
         "attention fixes only αβ, so β_linear (and ε) is set by the optimiser's path from the initialisation "
         f"(balanced |α| = |β| would give β_linear = √(αβ) ≈ {fmt(balanced, 3)}); the measured per-seed ratio and "
-        "its spread are reported",
+        "its spread are reported, without a verdict",
         FIG3 + " (abs_beta of both models, paired by seed)",
+        kind=REPORTED,
+        paper_value="0.344",
+        paper_value_num=0.344,
     )
-    out.append(against_paper(c.measured(eps, seed_spread(eps)), eps, "0.344", tol["k_seed"], u_soft or u_lin))
+    c.measured(eps, seed_spread(eps)).no_alarm("no verdict: not identifiable")
+    out.append(c.decide(True, "", u_soft or u_lin))
 
     # case 2
     sph = trained_runs(tables, "sphere", "softmax")
@@ -221,16 +231,11 @@ def figure3_claims(tables, settings, scale: Scale, tol) -> list[Claim]:
     )
     c.measured(st, seed_spread(st), f"{fmt(st.mean)} ({fmt(100 * (st.mean / bayes.mean - 1), 3)}% above Bayes)")
     out.append(
-        at_most(
-            c,
-            st.mean,
-            bayes.mean * (1 + r),
-            f"≤ Bayes × {fmt(1 + r, 3)} = {fmt(bayes.mean * (1 + r))}",
-            tol["near_bayes_sphere"],
-            u,
-            f"test MSE {fmt(st.mean)} > {fmt(bayes.mean * (1 + r))} = Bayes × {fmt(1 + r, 3)}",
+        above_bound(
+            c, st, bayes.mean, bayes.mean * (1 + r), f"Bayes × {fmt(1 + r, 3)} = {fmt(bayes.mean * (1 + r))}",
+            tol["seed_rate"], tol["near_bayes_sphere"], u, "test MSE",
         )
-    )
+    )  # fmt: skip
 
     # case 3
     gmm = trained_runs(tables, "gmm", "softmax")
@@ -241,24 +246,35 @@ def figure3_claims(tables, settings, scale: Scale, tol) -> list[Claim]:
     ):
         st = stats_of(gmm, col)
         c = Claim(cid, "§3.4, Fig. 3 (case 3)", f"On Gaussian mixtures {what} (|·| over seeds)", FIG3 + f" ({col})")
-        out.append(against_paper(c.measured(st, seed_spread(st)), st, paper, tol["k_seed"], u))
-    sz = float(settings["cases"]["gmm"]["sigma_z2"]) if "gmm" in settings["cases"] else math.nan
+        out.append(against_paper(c.measured(st, seed_spread(st)), st, paper, tol["seed_rate"], u))
+    gmm_p = settings["cases"].get("gmm", {})
+    sz, s0 = (float(gmm_p.get(k, math.nan)) for k in ("sigma_z2", "sigma0_2"))
+    heur = 1 / (s0 + sz)  # Prop. 4's heuristic beta; Eq. 8 (sigma0 -> 0) has 1/sigma_z2 above it
     st = stats_of(gmm, "abs_beta")
     c = Claim(
         "case3_beta_below",
         "§3.4, Fig. 3 (case 3)",
-        "On Gaussian mixtures β < 1/σZ² (the σ0 → 0 form, Eq. 8, has β = 1/σZ²), for every seed",
+        "On Gaussian mixtures the trained β is below both heuristics: β < 1/(σ0²+σZ²) (Prop. 4) < 1/σZ² (Eq. 8, "
+        "σ0 → 0): the seed mean's upper confidence bound below 1/(σ0²+σZ²)",
         FIG3 + " (abs_beta)",
-        paper_value=f"< 1/σZ² = {fmt(1 / sz)}",
-        paper_value_num=1 / sz,
+        paper_value=f"< 1/(σ0²+σZ²) = {fmt(heur)} < 1/σZ² = {fmt(1 / sz)}",
+        paper_value_num=heur,
     )
-    c.measured(st, seed_spread(st), f"max over seeds {fmt(st.max)}")
-    c.tol("strict inequality, every seed", 0.0, "an inequality the paper states; no tolerance")
-    out.append(c.decide(bool(st.max < 1 / sz), f"a seed has |β| = {fmt(st.max)} ≥ {fmt(1 / sz)}", u))
+    c.measured(st, seed_spread(st), f"{fmt(st.mean)} (max over seeds {fmt(st.max)})")
+    k = seed_k(tol["seed_rate"], st.count, sides=1)
+    c.tol(f"mean + {fmt(k, 3)} SE < {fmt(heur)}", k, tol["seed_rate"]["reason"])
+    c.no_alarm("the data must show the inequality (a false pass at the bound: 1%)")
+    out.append(
+        c.decide(
+            bool(st.mean + k * st.se < heur),
+            f"|β| {fmt(st.mean)} + {fmt(k, 3)}·{fmt(st.se, 2)} ≥ {fmt(heur)} (the Prop. 4 heuristic)",
+            u,
+        )
+    )
 
     st = stats_of(gmm, "train_mse")
     bayes = fresh_oracle(tables, "gmm", "bayes")
-    k = float(tol["k_seed"]["value"])
+    k = seed_k(tol["seed_rate"], st.count, sides=1)
     c = Claim(
         "gmm_train_below_bayes",
         "this project (experiments.md, Fig. 3 case 3)",
@@ -269,7 +285,8 @@ def figure3_claims(tables, settings, scale: Scale, tol) -> list[Claim]:
         paper_value_num=bayes.mean,
     )
     c.measured(st, seed_spread(st))
-    c.tol(f"mean + {fmt(k, 2)} SE < Bayes", k, tol["k_seed"]["reason"])
+    c.tol(f"mean + {fmt(k, 3)} SE < Bayes", k, tol["seed_rate"]["reason"])
+    c.no_alarm("the data must show the inequality (a false pass at the bound: 1%)")
     out.append(
         c.decide(
             bool(st.mean + k * st.se < bayes.mean),
@@ -285,9 +302,9 @@ def oracle_claims(tables, scale: Scale, tol) -> list[Claim]:
     out = []
     k = float(tol["k_mc"]["value"])
 
-    def mc_vs(cid, source, statement, case, estimator, ref, ref_text, uncheckable, evidence):
+    def mc_vs(cid, source, statement, case, estimator, ref, ref_text, uncheckable, evidence, kind="claim"):
         st = fresh_oracle(tables, case, estimator)
-        c = Claim(cid, source, statement, evidence, paper_value=ref_text, paper_value_num=ref)
+        c = Claim(cid, source, statement, evidence, paper_value=ref_text, paper_value_num=ref, kind=kind)
         c.measured(st, mc_spread(st))
         if st.count == 0:
             return c.decide(False, "", uncheckable or f"no {case} {estimator} estimate in this run")
@@ -296,6 +313,7 @@ def oracle_claims(tables, scale: Scale, tol) -> list[Claim]:
         rounding = float(tol["float_rel"]["value"]) * abs(ref)
         margin = k * st.se + (half_unit(ref_text) if uncheckable is not None else 0.0) + rounding
         c.tol(f"± {fmt(margin, 2)} ({fmt(k, 2)} SE)", margin, tol["k_mc"]["reason"])
+        c.alarm(k, math.inf)
         gap = abs(st.mean - ref)
         return c.decide(
             bool(gap <= margin),
@@ -304,13 +322,14 @@ def oracle_claims(tables, scale: Scale, tol) -> list[Claim]:
         )
 
     ev = "baselines.parquet (fresh, theory)"
-    for cid, case, est, source, statement in (
+    for cid, case, est, source, statement, kind in (
         (
             "prop2_subspace_bayes",
             "subspace",
             "bayes",
             "Prop. 2",
             "The subspace Bayes denoiser σ0²/(σ0²+σZ²)·P x̃ has MSE (d/n)σ0²σZ²/(σ0²+σZ²) (Monte Carlo = closed form)",
+            "claim",
         ),
         (
             "prop2_subspace_projection",
@@ -318,6 +337,7 @@ def oracle_claims(tables, scale: Scale, tol) -> list[Claim]:
             "projection",
             "§2.3 (Prop. 2)",
             "The unshrunk projection P x̃ has MSE (d/n)σZ² (Monte Carlo = closed form)",
+            "claim",
         ),
         *(
             (
@@ -325,7 +345,9 @@ def oracle_claims(tables, scale: Scale, tol) -> list[Claim]:
                 case,
                 "zero",
                 "Fig. 3 baselines",
-                f"The zero predictor's MSE on {case} is E‖x‖²/n (Monte Carlo = closed form)",
+                f"The zero predictor's MSE on {case} is E‖x‖²/n (Monte Carlo = closed form)"
+                + (": ‖x‖ = R by construction, an identity (a sanity check of the code)" if case == "sphere" else ""),
+                SANITY if case == "sphere" else "claim",
             )
             for case in ("subspace", "sphere", "gmm")
         ),
@@ -336,10 +358,11 @@ def oracle_claims(tables, scale: Scale, tol) -> list[Claim]:
             "this project (experiments.md)",
             "The best linear sphere oracle c·x̃∥, c = R²/(R²+(d+1)σZ²), has MSE R²(d+1)σZ²/(n(R²+(d+1)σZ²)) "
             "(Monte Carlo = closed form)",
+            "claim",
         ),
     ):
         ref = theory_oracle(tables, case, est)
-        out.append(mc_vs(cid, source, statement, case, est, ref, fmt(ref), None, ev))
+        out.append(mc_vs(cid, source, statement, case, est, ref, fmt(ref), None, ev, kind))
 
     for cid, case, est, ref_text, source, statement in (
         (
@@ -391,5 +414,6 @@ def oracle_claims(tables, scale: Scale, tol) -> list[Claim]:
     )
     c.measured(st, mc_spread(st), f"{fmt(st.mean, 3)} (linear − Bayes)")
     c.tol(f"> {fmt(k, 2)} SE", k, tol["k_mc"]["reason"])
+    c.no_alarm("the data must show the sign (a false pass at zero: 0.13%)")
     out.append(c.decide(bool(st.mean > k * st.se), f"difference {fmt(st.mean, 3)} ≤ {fmt(k, 2)} × {fmt(st.se, 2)}"))
     return out
