@@ -24,15 +24,16 @@ from ..verdict import CLAIM_COLUMNS, DEVIATION_COLUMNS, FAILED, Claim, Scale
 log = logging.getLogger("icdenoise")
 
 #: The studies whose claims the table holds, in this order (a study without ``claims/<study>.py`` is skipped).
-CLAIM_STUDIES = (
-    "training_dynamics",
-    "alpha_beta_landscape",
-    "context_sweep",
-    "dim_shift",
-    "dam_energy",
-    "hopfield_iterations",
-    "gap_study",
-)
+def _claim_studies() -> tuple[str, ...]:
+    """The studies of the one list (studies/registry.py) that have claims (a ``claims/<study>.py``), in its order."""
+    from ..claims import for_study
+    from .registry import STUDY_NAMES
+
+    return tuple(name for name in STUDY_NAMES if for_study(name) is not None)
+
+
+#: Every study whose claims join the table, in the order of STUDIES (the table's rows are sorted afterwards).
+CLAIM_STUDIES = _claim_studies()
 #: The Figure 3 and Figure 6 claims in the order of the paper (§3.2-3.4); every other claim follows them in the
 #: order its study gives.
 PAPER_ORDER = (
