@@ -23,7 +23,7 @@ from ..verdict import CLAIM_COLUMNS, DEVIATION_COLUMNS, FAILED, Claim, Scale
 
 log = logging.getLogger("icdenoise")
 
-#: The studies whose claims the table holds, in this order (a study without ``claims/<study>.py`` is skipped).
+
 def _claim_studies() -> tuple[str, ...]:
     """The studies of the one list (studies/registry.py) that have claims (a ``claims/<study>.py``), in its order."""
     from ..claims import for_study
