@@ -46,6 +46,7 @@ rule evaluate_noisy_context:
         fit_prompts=NC["fit_prompts"],
         L_sweep=NC["L_sweep"],
         L_prompts=NC["L_prompts"],
+        L_K_max=NC["L_K_max"],
         beta_bounds=NC["beta_factors"],
         rng_seed=lambda w: seed_for("noisy_context", w.case),
         code=code_fingerprint("evaluate_noisy_context"),

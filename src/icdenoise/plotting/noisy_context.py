@@ -62,6 +62,10 @@ def _horizon_panel(ax, summ):
         g = g.sort_values("sigma_z2")
         ax.plot(g["sigma_z2"] / _own_level(summ, case), g["best_horizon"], marker="o", label=case)
     ax.set_xscale("log")
+    sig = summ[summ["sweep"] == "sigma"]
+    factors = sorted(set(sig["sigma_z2"] / sig["case"].map({c: _own_level(summ, c) for c in set(sig["case"])})))
+    ax.set_xticks(factors, [f"{f:g}" for f in factors], fontsize=7)
+    ax.minorticks_off()
     ax.set_xlabel("σ_Z² / the case's σ_Z²")
     ax.set_ylabel("best horizon K·η")
     ax.set_title("depth–noise relation", fontsize=9)

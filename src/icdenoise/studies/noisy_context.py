@@ -11,8 +11,9 @@ One job per case (:func:`evaluate_noisy_context`), on fresh prompts shared by ev
   Every (h, η) and every K = 0..K_max in one batched trajectory (no process or loop per grid point).
 
 Sweeps: ``sigma`` (σ_Z² = factor × the case's σ_Z², at ``L``: the whole (h, η, K) grid) and ``L`` (at the
-case's σ_Z², the best (h, η) of the sigma sweep, every K). The best (h, η, K) is chosen on the prompts it is
-reported on (a slightly optimistic pick; the grid is small). All MSEs are per component, prompt means.
+case's σ_Z², the best (h, η) of the sigma sweep, K up to ``L_K_max``: a step costs ∝ L²). The best (h, η, K) is
+chosen on the prompts it is reported on (a slightly optimistic pick; the grid is small). All MSEs are per
+component, prompt means.
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def _best_two_stage(rows: list[dict]) -> dict:
 
 def evaluate_noisy_context(
     case, out, *, case_params, n, L, sigma_z2_factors, sigma_c2_factor, hs, etas, K_max, prompts, fit_prompts,
-    L_sweep, L_prompts, beta_bounds, rng_seed, threads=1,
+    L_sweep, L_prompts, L_K_max, beta_bounds, rng_seed, threads=1,
 ) -> None:  # fmt: skip
     """One case: the sigma sweep (whole grid at ``L``) and the L sweep (best (h, η) at the case's σ_Z²)."""
     import pandas as pd
@@ -156,7 +157,7 @@ def evaluate_noisy_context(
             best = b
     for L_ in L_sweep:
         rows += evaluate_point(case, case_params, n, L_, base, sigma_c2_factor * base, prompts=L_prompts,
-                               fit_prompts=fit_prompts, hs=[best["h"] / base], etas=[best["eta"]], K_max=K_max,
+                               fit_prompts=fit_prompts, hs=[best["h"] / base], etas=[best["eta"]], K_max=L_K_max,
                                beta_bounds=beta_bounds, seed=derive_seed(rng_seed, "L", L_), sweep="L")  # fmt: skip
         log.info("%s L %d done", case, L_)
     write_table(pd.DataFrame(rows).astype(COLUMNS), out)
