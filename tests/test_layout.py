@@ -15,7 +15,7 @@ from icdenoise.studies.registry import STUDIES, STUDY_NAMES, VERDICT_CATEGORY, r
 from workflow_utils import PAPER_CONFIG, REPO
 
 RUFF_PATHS = ["src", "tests", "workflow/scripts", "benchmarks"]
-SCIENCE = ("tasks", "models", "bayes", "train", "energy", "landscape")
+SCIENCE = ("tasks", "models", "bayes", "train", "energy", "landscape", "noisy_tasks", "particles")
 RULES = REPO / "workflow" / "rules"
 #: the rule files that are no study: shared helpers and the verdict (src/icdenoise/studies/registry.py)
 NOT_STUDIES = ("common", "claims")

@@ -181,6 +181,25 @@ def relation_errors(config: dict) -> list[str]:
     out += _study_relation_errors(config, cases)
     out += _fig4_relation_errors(config, cases)
     out += _gap_relation_errors(config, cases)
+    out += _noisy_relation_errors(config)
+    return out
+
+
+def _noisy_relation_errors(config: dict) -> list[str]:
+    """Noisy-context settings (section noisy_context): the case's own sigma_z2 level and the beta interval."""
+    nc = config.get("noisy_context")
+    if not isinstance(nc, dict):
+        return []
+    out = []
+    factors = nc.get("sigma_z2_factors")
+    if isinstance(factors, list) and 1.0 not in factors:
+        out.append(
+            f"config key 'noisy_context.sigma_z2_factors' = {factors} must contain 1.0 (each case's own sigma_z2, "
+            "where the best (h, eta) of the L sweep is chosen)"
+        )
+    bounds = nc.get("beta_factors")
+    if isinstance(bounds, list) and len(bounds) == 2 and not 0 < bounds[0] < bounds[1]:
+        out.append(f"config key 'noisy_context.beta_factors' = {bounds} must be [low, high] with 0 < low < high")
     return out
 
 
@@ -493,6 +512,7 @@ def follow_settings(config: dict) -> list[str]:
     - ``context_sweep.models`` keeps only models in ``models``; none left, or no subspace case: off.
     - ``hopfield_iterations`` and ``alpha_beta_landscape`` mark trained points only with softmax runs.
     - ``gap_study.runs`` (opt-in) keeps only cases in ``cases`` and models in ``models``.
+    - ``noisy_context.cases`` (opt-in) keeps only cases in ``cases``.
     """
     notes = []
     cases = config.get("cases") if isinstance(config.get("cases"), dict) else {}
@@ -546,6 +566,9 @@ def follow_settings(config: dict) -> list[str]:
             elif kept != cs["models"]:
                 cs["models"] = kept
                 notes.append(f"context_sweep trains {', '.join(kept)} only")
+    nc = config.get("noisy_context")
+    if isinstance(nc, dict) and isinstance(nc.get("cases"), list):  # opt-in: silently, like the gap study
+        nc["cases"] = [c for c in nc["cases"] if c in cases]
     gs = config.get("gap_study")
     if isinstance(gs, dict) and isinstance(gs.get("runs"), dict):
         # the opt-in gap study trains only cases and models this config has (silently: it is not built

@@ -45,6 +45,7 @@ STUDY_TABLES = {
     "dam_energy": ("hopfield_trajectories",),
     "hopfield_iterations": ("hopfield_iterations",),
     "gap_study": ("gap_study", "gap_study_summary"),  # opt-in (gap_study.enabled)
+    "noisy_context": ("noisy_context_summary",),  # opt-in (noisy_context.enabled)
 }
 CLAIM_TABLES = [
     f"{RESULTS}/tables/{name}.parquet"
