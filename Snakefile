@@ -37,12 +37,14 @@ include: "workflow/rules/hopfield_iterations.smk"  # beyond the paper (§4)
 include: "workflow/rules/alpha_beta_landscape.smk"  # Figure 6
 include: "workflow/rules/claims.smk"  # the verdict: claims and deviations tables, report pages
 include: "workflow/rules/gap_study.smk"  # beyond the paper, opt-in: snakemake gap_study
+include: "workflow/rules/phase_diagram.smk"  # beyond the paper, opt-in: snakemake phase_diagram
 
 
 # Every figure: Figure 3 (training_dynamics), Figure 4a (context_sweep), Figure 4b (dim_shift),
 # Figure 5 (dam_energy), Figure 6 (alpha_beta_landscape) and Hopfield iterations (hopfield_iterations).
 # Opt-in: Gap study (gap_study), alone with `snakemake gap_study --cores 8 --resources gpu=1`; in rule all and the
-# claims table with `--config gap_study__enabled=true`.
+# claims table with `--config gap_study__enabled=true`. Opt-in: Phase diagram (phase_diagram), alone with
+# `snakemake phase_diagram --cores 2`; in rule all with `--config phase_diagram__enabled=true`.
 rule all:
     default_target: True
     input:

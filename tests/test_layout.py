@@ -24,6 +24,7 @@ STUDIES = {
     "hopfield_iterations": "Hopfield iterations",
     "alpha_beta_landscape": "Figure 6",
     "gap_study": "Gap study",
+    "phase_diagram": "Phase diagram",
 }
 
 

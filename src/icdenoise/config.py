@@ -303,6 +303,10 @@ def check_config(config: dict, schema_path: str | Path) -> None:
     except (TypeError, ValueError, KeyError, AttributeError):  # a shape the schema already rejected
         if not problems:
             raise
+    if not problems:  # every point of the phase-diagram grids, with the point's values applied
+        from .studies.phase_diagram import grid_errors
+
+        problems += grid_errors(config, schema)
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
 
@@ -573,7 +577,7 @@ def follow_settings(config: dict) -> list[str]:
 
 
 #: Studies that are not part of the default target unless ``<study>.enabled: true``.
-OPT_IN_STUDIES = ("gap_study",)
+OPT_IN_STUDIES = ("gap_study", "phase_diagram")
 
 
 def study_enabled(config: dict, study: str) -> bool:
