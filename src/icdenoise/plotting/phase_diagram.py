@@ -81,9 +81,14 @@ def _slice(ax, g, case: str):
         ax.plot(h[x], h[col], "o-", color=c, ms=3, lw=1, label=tag)
         for k, th in enumerate(theory):
             ax.plot(h[x], h[th], ("--", ":")[k], color=c, lw=1)
+    from matplotlib.ticker import NullFormatter
+
     ax.set_xscale("log")
+    ax.set_xticks(sorted(g[x].unique()), [f"{v:g}" for v in sorted(g[x].unique())], fontsize=7)
+    ax.xaxis.set_minor_formatter(NullFormatter())
     if col == "abs_beta":
         ax.set_yscale("log")
+        ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(x, fontsize=8)
     ax.set_ylabel(label, fontsize=8)
     lines = " and ".join(f"{THEORY_LABELS[t]} ({('dashed', 'dotted')[k]})" for k, t in enumerate(theory))
