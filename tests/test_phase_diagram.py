@@ -67,8 +67,8 @@ def test_default_grid_is_sigma_by_L_per_case_in_blocks_of_one_L():
 
 def test_points_folders_and_applied_values():
     cfg = _config()
-    pts = pdg.grid_points(cfg, "gmm")  # smoke: sigma_z2 axis (L dropped), then one explicit point
-    assert [pdg.point_folder("gmm", p) for p in pts] == ["sigma_z2=0.1", "sigma_z2=0.2", "L=20/sigma_z2=0.1"]
+    pts = pdg.grid_points(cfg, "gmm")  # smoke: sigma_z2 x L, then one explicit point
+    assert [pdg.point_folder("gmm", p) for p in pts] == ["sigma_z2=0.1/L=40", "sigma_z2=0.2/L=40", "L=20/sigma_z2=0.1"]
     at = pdg.apply_point(cfg, pts[2])
     assert at["L"] == 20 and at["cases"]["gmm"]["sigma_z2"] == 0.1 and cfg["L"] == 40  # a copy
     s = pdg.point_settings(cfg, "gmm", pts[1])
@@ -102,9 +102,12 @@ def test_validation_names_unknown_keys_and_non_axes():
 
 def test_validation_names_refused_values_and_broken_relations_at_their_point():
     text = _problems({"sphere": {"axes": {"L": [20, 0], "cases.sphere.d": [3, 8]}}})
-    assert "phase_diagram.grids.sphere at the point (L=0, cases.sphere.d=3) and 1 other point(s) of 4" in text
+    at = "phase_diagram.grids.sphere at the point (cases.sphere.sigma_z2=0.1, L=0, cases.sphere.d=3)"
+    assert at + " and 1 other point(s) of 4" in text
     assert "config key 'L' = 0 is out of range; allowed: an integer >= 1" in text
-    assert "(L=20, cases.sphere.d=8)" in text and "'cases.sphere.d' = 8 must be < n = 8" in text
+    assert (
+        "(cases.sphere.sigma_z2=0.1, L=20, cases.sphere.d=8)" in text and "'cases.sphere.d' = 8 must be < n = 8" in text
+    )
     text = _problems({"subspace": {"points": [{"n_train": 8}]}})  # batch 16 > 8 training prompts
     assert "(n_train=8)" in text and "train.batch_size" in text
     assert "has the wrong type" in _problems({"gmm": {"axes": {"cases.gmm.sigma_z2": ["x"]}}})
@@ -288,7 +291,7 @@ def test_smoke_phase_diagram_and_the_notebook(tmp_path):
     res = tmp_path / SMOKE_RESULTS
     table = pd.read_parquet(res / "tables" / "phase_diagram.parquet")
     fig3 = pd.read_parquet(res / "tables" / "trained_weights.parquet")
-    at = table[(table["case"] == "sphere") & (table["point"] == "L=40")].set_index("model")["test_mse"]
+    at = table[(table["case"] == "sphere") & (table["point"] == "sigma_z2=0.1/L=40")].set_index("model")["test_mse"]
     ref = fig3[fig3["case"] == "sphere"].groupby("model")["test_mse"].mean()
     assert at.to_dict() == ref.to_dict()
     assert (res / "phase_diagram" / "subspace" / "sigma_z2=0.5" / "L=20" / "point.yaml").exists()
