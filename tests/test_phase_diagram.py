@@ -115,14 +115,10 @@ def test_validation_names_refused_values_and_broken_relations_at_their_point():
 
 def test_the_whole_grid_is_checked_before_any_job(tmp_path):
     """A bad point stops the dry run at planning, naming the point (no job is started)."""
-    out = run_snakemake(
-        tmp_path,
-        "phase_diagram",
-        "-n",
-        "--config",
-        "phase_diagram={'grids': {'subspace': {'points': [{'cases.subspace.d': 9}]}}}",
-        check=False,
-    )
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("phase_diagram:\n  grids:\n    subspace:\n      points: [{cases.subspace.d: 9}]\n")
+    args = ("phase_diagram", "-n", "--configfile", str(SMOKE_CONFIG), str(bad))
+    out = run_snakemake(tmp_path, *args, configfile=None, check=False)
     assert out.returncode != 0
     assert "phase_diagram.grids.subspace at the point (cases.subspace.d=9)" in out.stdout, out.stdout[-3000:]
     assert "must be < n = 8" in out.stdout
@@ -275,10 +271,11 @@ def test_slurm_dry_run_shows_the_sweeps_jobs_with_their_gpu(tmp_path):
     pytest.importorskip("snakemake_executor_plugin_slurm")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "SBATCH_"))}
     out = run_snakemake(tmp_path, "--profile", str(REPO / "profiles" / "slurm"), "-n", "phase_diagram", env=env)
-    blocks = [b for b in out.stdout.split("\n\n") if "rule train_phase_diagram:" in b]
+    jobs = out.stdout.split("rule ")[1:]  # one job per piece: "<rule>:\n    output: ...\n    resources: ..."
+    blocks = [j for j in jobs if j.startswith("train_phase_diagram:")]
     assert len(blocks) == 6 and all("gpu=1" in b for b in blocks), out.stdout[-3000:]
-    gather = [b for b in out.stdout.split("\n\n") if "rule gather_phase_diagram:" in b]
-    assert gather and all("gpu=" not in b for b in gather)
+    gather = [j for j in jobs if j.startswith("gather_phase_diagram:")]
+    assert len(gather) == 1 and "gpu=" not in gather[0]
 
 
 def test_smoke_phase_diagram_and_the_notebook(tmp_path):
@@ -287,7 +284,7 @@ def test_smoke_phase_diagram_and_the_notebook(tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     tw = f"{SMOKE_RESULTS}/tables/trained_weights.parquet"
-    run_snakemake(tmp_path, "phase_diagram", tw, "--cores", "2")
+    run_snakemake(tmp_path, "phase_diagram", tw, "--cores", "2", "--configfile", str(SMOKE_CONFIG), configfile=None)
     res = tmp_path / SMOKE_RESULTS
     table = pd.read_parquet(res / "tables" / "phase_diagram.parquet")
     fig3 = pd.read_parquet(res / "tables" / "trained_weights.parquet")
