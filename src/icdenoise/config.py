@@ -502,6 +502,7 @@ def follow_settings(config: dict) -> list[str]:
     - ``context_sweep.models`` keeps only models in ``models``; none left, or no subspace case: off.
     - ``hopfield_iterations`` and ``alpha_beta_landscape`` mark trained points only with softmax runs.
     - ``gap_study.runs`` (opt-in) keeps only cases in ``cases`` and models in ``models``.
+    - ``phase_diagram.grids`` (opt-in) keeps only cases in ``cases``.
     """
     notes = []
     cases = config.get("cases") if isinstance(config.get("cases"), dict) else {}
@@ -567,6 +568,11 @@ def follow_settings(config: dict) -> list[str]:
                 gs["runs"][case] = kept
         if isinstance(gs.get("online_L_cases"), list):
             gs["online_L_cases"] = [c for c in gs["online_L_cases"] if c in gs["runs"]]
+    pdg = config.get("phase_diagram")
+    if isinstance(pdg, dict) and isinstance(pdg.get("grids"), dict):
+        # the opt-in phase diagram keeps the grids of the cases this config has (silently, as gap_study.runs)
+        for case in [c for c in pdg["grids"] if c not in cases]:
+            del pdg["grids"][case]
     if not softmax:
         marked = [s for s in ("hopfield_iterations", "alpha_beta_landscape") if on(s)]
         if marked:

@@ -13,6 +13,7 @@ from icdenoise.config import ConfigError, gpu_visible, prepare_config  # noqa: E
 from icdenoise.config import device_error, study_enabled  # noqa: E402
 from icdenoise.resume import claim_workdir  # noqa: E402
 from icdenoise.runs import baseline_seed, job_seed, plan_runs  # noqa: E402
+from icdenoise.studies import phase_diagram as pdiag  # noqa: E402
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -183,6 +184,14 @@ def gap_study_files(kind):
     return [
         f"{RESULTS}/evaluations/gap_study/{case}/{model}/L{L}_{kind}.parquet"
         for case, model, L in gap_study_jobs()
+    ]
+
+
+def phase_diagram_files(kind):
+    """Phase diagram (opt-in): the per-job tables of one kind ("runs" or "refs"), every block of every case."""
+    return [
+        f"{RESULTS}/evaluations/phase_diagram/{case}/{block}_{kind}.parquet"
+        for case, block in pdiag.blocks(config)
     ]
 
 

@@ -2,10 +2,7 @@
 # Opt-in: snakemake phase_diagram --cores 2 builds it alone; with phase_diagram.enabled: true it joins rule all.
 # The grid is checked point by point before any job starts (config.py: check_config -> grid_errors).
 
-from icdenoise.studies import phase_diagram as pdiag  # noqa: E402
-
 PD = config["phase_diagram"]
-PD_BLOCKS = pdiag.blocks(config)
 PD_OUT = [
     f"{RESULTS}/figures/fig_phase_diagram.pdf",
     f"{RESULTS}/figures/fig_phase_diagram.png",
@@ -19,14 +16,6 @@ PD_TABLES = {
 
 if enabled("phase_diagram"):
     FINAL_TARGETS.extend(PD_OUT)
-
-
-def phase_diagram_files(kind):
-    """The per-job tables of one kind ("runs" or "refs"), every block of every case."""
-    return [
-        f"{RESULTS}/evaluations/phase_diagram/{case}/{block}_{kind}.parquet"
-        for case, block in PD_BLOCKS
-    ]
 
 
 rule phase_diagram:
