@@ -11,8 +11,9 @@ marginal per-epoch time (wall and process CPU, medians over repeats; the one-off
 into the kernel's layout, is excluded), the time per member (/ R) and the process's peak RSS.
 
 Writes ``OUT.csv`` and ``OUT.png`` (log-log panels) and prints the log-log slopes per model and
-variable (per-member time against R; epoch time against L, N and n). ``--quick`` keeps fewer points,
-for a short check; the full sweep takes several times longer.
+variable (per-member time against R; epoch time against L, N and n; for L also from L = 500 up, where the
+softmax kernel tiles the tokens). ``--quick`` keeps fewer points, for a short check; the full sweep takes several
+times longer.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ POINTS = {
 }
 QUICK = {"R": [1, 6, 36], "L": [125, 500, 2000], "N": [200, 800, 3200], "n": [8, 16, 64]}
 BASE = dict(R=1, L=500, N=800, n=16)
+#: The L slope is also reported from this L up (issue 25: at most 1.1 between L = 500 and 4000).
+LONG_L = 500
 
 
 def child(spec: dict) -> dict:
@@ -176,7 +179,11 @@ def report(rows, variables, out):
             sel = [r for r in rows if r["variable"] == var and r["model"] == model]
             key = "member_cpu_ms" if var == "R" else "epoch_cpu_ms"
             slopes[var, model] = slope([r["value"] for r in sel], [r[key] for r in sel])
-            print(f"  {var}: {model:8s} {slopes[var, model]:+.2f}")
+            line = f"  {var}: {model:8s} {slopes[var, model]:+.2f}"
+            long = [r for r in sel if r["value"] >= LONG_L] if var == "L" else []
+            if len(long) >= 2:  # where the context no longer fits L1: the tiled softmax path (kernels_numba)
+                line += f"  (L >= {LONG_L}: {slope([r['value'] for r in long], [r[key] for r in long]):+.2f})"
+            print(line)
     plot(rows, slopes, out.with_suffix(".png"))
     print(f"wrote {out.with_suffix('.csv')} and {out.with_suffix('.png')}")
 

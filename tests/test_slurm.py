@@ -455,8 +455,10 @@ def test_readme_resource_overrides_keep_every_resource(tmp_path):
     path = _path_without_slurm(tmp_path)
     for i, words in enumerate(cmds):
         assert words[:3] == ["snakemake", "--profile", "profiles/slurm"], words
+        # the opt-in phase diagram too, so that its training rule (in set-resources) is planned
+        extra = ["--config", "phase_diagram__enabled=true"]
         run = _snakemake(
-            ["-s", SNAKEFILE, "--directory", tmp_path / f"work{i}", "--profile", PROFILE, *words[3:], "-n"],
+            ["-s", SNAKEFILE, "--directory", tmp_path / f"work{i}", "--profile", PROFILE, *words[3:], *extra, "-n"],
             log=tmp_path / f"dry-run{i}.log",
             timeout=300,
             env=_clean_env(PATH=path),

@@ -327,6 +327,10 @@ def check_config(config: dict, schema_path: str | Path) -> None:
     except (TypeError, ValueError, KeyError, AttributeError):  # a shape the schema already rejected
         if not problems:
             raise
+    if not problems:  # every point of the phase-diagram grids, with the point's values applied
+        from .studies.phase_diagram import grid_errors
+
+        problems += grid_errors(config, schema)
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
 
@@ -513,6 +517,7 @@ def follow_settings(config: dict) -> list[str]:
     - ``hopfield_iterations`` and ``alpha_beta_landscape`` mark trained points only with softmax runs.
     - ``gap_study.runs`` (opt-in) keeps only cases in ``cases`` and models in ``models``.
     - ``noisy_context.cases`` (opt-in) keeps only cases in ``cases``.
+    - ``phase_diagram.grids`` (opt-in) keeps only cases in ``cases``.
     """
     notes = []
     cases = config.get("cases") if isinstance(config.get("cases"), dict) else {}
@@ -581,6 +586,11 @@ def follow_settings(config: dict) -> list[str]:
                 gs["runs"][case] = kept
         if isinstance(gs.get("online_L_cases"), list):
             gs["online_L_cases"] = [c for c in gs["online_L_cases"] if c in gs["runs"]]
+    pdg = config.get("phase_diagram")
+    if isinstance(pdg, dict) and isinstance(pdg.get("grids"), dict):
+        # the opt-in phase diagram keeps the grids of the cases this config has (silently, as gap_study.runs)
+        for case in [c for c in pdg["grids"] if c not in cases]:
+            del pdg["grids"][case]
     if not softmax:
         marked = [s for s in ("hopfield_iterations", "alpha_beta_landscape") if on(s)]
         if marked:

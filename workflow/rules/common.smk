@@ -17,6 +17,7 @@ from icdenoise.resume import claim_workdir  # noqa: E402
 from icdenoise.runs import baseline_seed, job_seed, plan_runs  # noqa: E402
 from icdenoise.studies.registry import STUDIES, VERDICT_CATEGORY  # noqa: E402
 from icdenoise.studies.registry import report_category  # noqa: E402
+from icdenoise.studies import phase_diagram as pdiag  # noqa: E402
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -202,6 +203,14 @@ def code_fingerprint(script):
     editing the package reruns the jobs that run the edited code. Computed per job, from file contents only,
     so the same on a cluster node as on the submitting host."""
     return lambda wildcards: _script_fingerprint(script)
+
+
+def phase_diagram_files(kind):
+    """Phase diagram (opt-in): the per-job tables of one kind ("runs" or "refs"), every block of every case."""
+    return [
+        f"{RESULTS}/evaluations/phase_diagram/{case}/{block}_{kind}.parquet"
+        for case, block in pdiag.blocks(config)
+    ]
 
 
 # Final targets of the default target: each study's rule file extends this list with its figures.

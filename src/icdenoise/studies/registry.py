@@ -43,6 +43,7 @@ STUDIES = (
     Study("hopfield_iterations", "Hopfield iterations", "beyond the paper (§4)"),  # K steps of Eq. 16
     Study("gap_study", "Gap study", "beyond the paper", opt_in=True),  # the gap to Bayes, estimation vs floor
     Study("noisy_context", "Noisy context", "beyond the paper", opt_in=True),  # every token noisy: two stages
+    Study("phase_diagram", "Phase diagram", "beyond the paper", opt_in=True),  # Figure 3 on a grid of settings
 )
 
 STUDY_NAMES = tuple(s.name for s in STUDIES)
