@@ -73,7 +73,7 @@ def test_snakefile_includes_the_studies_from_the_list_then_the_verdict():
 def test_report_categories_follow_the_list():
     """The report orders categories by name: the verdict first, then the studies in the order of the list."""
     cats = [VERDICT_CATEGORY, *(report_category(name) for name in STUDY_NAMES)]
-    assert sorted(cats) == cats and cats[1] == "2. Figure 3"
+    assert sorted(cats) == cats and cats[1] == report_category("training_dynamics") and cats[1].endswith("2. Figure 3")
     for path in RULES.glob("*.smk"):
         for line in path.read_text().splitlines():
             if "category=" in line:

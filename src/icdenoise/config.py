@@ -328,7 +328,7 @@ def check_config(config: dict, schema_path: str | Path) -> None:
         if not problems:
             raise
     if not problems:  # every point of the phase-diagram grids, with the point's values applied
-        from .studies.phase_diagram import grid_errors
+        from .config_grid import grid_errors
 
         problems += grid_errors(config, schema)
     if problems:

@@ -3,6 +3,9 @@ and for linear attention (Eq. 11) on the prompts' n x n moments S = XᵀX/L (``l
 Either model's epoch (every batch's gradients and Adam step) is one compiled call (``softmax_epoch``,
 ``linear_epoch``).
 
+Longer than 600 lines on purpose: numba inlines only what it compiles together, so the fused kernels and their
+inlined helpers (one-pass and tiled softmax, linear moments, Adam) share one module.
+
 The torch path reads a prompt's context X (n x L) from memory four times per training step (kᵀX and
 X p forward, g_vᵀX and X g_s backward) and twice per evaluation, each time as a separate batched
 product over the whole batch, so X has left the cache between products. These numba kernels loop

@@ -3,8 +3,8 @@
 Each statement's reference follows from theory at the point's own settings, so it is checked there, not
 only at the paper's point:
 
-* ``alphabeta_gamma_star`` (subspace, linear; §3.2, Fig. 4a): the seed mean of αβ within k SE (``k_seed``)
-  of the finite-L optimum γ*(L) = L/((σ0²+σZ²)(L+d+1));
+* ``alphabeta_gamma_star`` (subspace, linear; §3.2, Fig. 4a): the seed mean of αβ within k SE (Student's t at
+  ``seed_rate``) of the finite-L optimum γ*(L) = L/((σ0²+σZ²)(L+d+1));
 * ``bayes_mc_closed_form`` (subspace; Prop. 2): the Bayes oracle's Monte Carlo MSE on the fresh prompts
   within k SE (``k_mc``, plus ``float_rel``) of the closed form (d/n)σ0²σZ²/(σ0²+σZ²);
 * ``gmm_beta_below`` (gmm, softmax; §3.4): |β| < 1/σZ² for every seed;
@@ -84,16 +84,26 @@ def _row(statement, r, model, value, se, reference, tolerance, holds, detail) ->
 def check_points(table, runs, tolerances) -> object:
     """The per-point checks (CHECK_COLUMNS) from phase_diagram.parquet (``table``) and its runs table.
 
-    ``tolerances``: {"k_seed", "k_mc", "float_rel", "near_bayes"}, each {"value", "reason"}."""
+    ``tolerances``: {"seed_rate" (or a fixed "k_seed"), "k_mc", "float_rel", "near_bayes"}, each {"value",
+    "reason"}. With ``seed_rate`` a seed mean's band is Student's t at that false-alarm rate for the point's seeds
+    (the claims' rule, verdict.t_k)."""
     import pandas as pd
 
-    k_seed = float(tolerances["k_seed"]["value"])
+    from ..verdict import t_k
+
+    seeds = runs.groupby(["case", "point", "model"])["seed"].nunique().to_dict() if runs is not None else {}
     k_mc = float(tolerances["k_mc"]["value"])
     rel = float(tolerances["float_rel"]["value"])
     near = float(tolerances["near_bayes"]["value"])
     out, oracle_done = [], set()
     for r in table.itertuples():
         if r.case == "subspace" and r.model == "linear":
+            m = int(seeds.get((r.case, r.point, r.model), 0))
+            k_seed = (
+                float(tolerances["k_seed"]["value"])
+                if "k_seed" in tolerances
+                else t_k(float(tolerances["seed_rate"]["value"]), m - 1)
+            )
             tol = k_seed * r.alpha_beta_se
             gap = abs(r.alpha_beta - r.gamma_star)
             out.append(

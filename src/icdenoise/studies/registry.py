@@ -48,14 +48,14 @@ STUDIES = (
 
 STUDY_NAMES = tuple(s.name for s in STUDIES)
 
+#: Digits of the report categories' numbers: the report orders its categories by name, so "10." would sort
+#: before "2." unless every number has as many digits (01 ... 10).
+_DIGITS = len(str(len(STUDIES) + 1))
 #: The report category of the claims and deviations pages (workflow/report/workflow.rst names it).
-VERDICT_CATEGORY = "1. Verdict"
+VERDICT_CATEGORY = f"{1:0{_DIGITS}d}. Verdict"
 
 
 def report_category(name: str) -> str:
-    """A study's report category: ``"<n>. <label>"``, numbered after the verdict in the order of STUDIES.
-
-    The report orders its categories by name, hence the numbers (a tenth study would need two digits).
-    """
+    """A study's report category: ``"<n>. <label>"``, numbered after the verdict in the order of STUDIES."""
     i = STUDY_NAMES.index(name)
-    return f"{i + 2}. {STUDIES[i].label}"
+    return f"{i + 2:0{_DIGITS}d}. {STUDIES[i].label}"
