@@ -178,6 +178,19 @@ def relation_errors(config: dict) -> list[str]:
     out += _study_relation_errors(config, cases)
     out += _fig4_relation_errors(config, cases)
     out += _gap_relation_errors(config, cases)
+    out += _depth_relation_errors(config, cases)
+    return out
+
+
+def _depth_relation_errors(config: dict, cases: dict) -> list[str]:
+    """Depth-study settings (section depth), checked when it is enabled: its cases need their task settings."""
+    dp = config.get("depth")
+    if not isinstance(dp, dict) or not study_enabled(config, "depth"):
+        return []
+    out = []
+    for case in dp.get("cases") or []:
+        if case not in cases:
+            out.append(f"config key 'depth.cases' has {case!r}, which needs 'cases.{case}' (its task settings)")
     return out
 
 

@@ -42,6 +42,7 @@ STUDIES = (
     Study("alpha_beta_landscape", "Figure 6", "Figure 6"),  # α-β loss landscapes (App. F)
     Study("hopfield_iterations", "Hopfield iterations", "beyond the paper (§4)"),  # K steps of Eq. 16
     Study("gap_study", "Gap study", "beyond the paper", opt_in=True),  # the gap to Bayes, estimation vs floor
+    Study("depth", "Trained depth", "beyond the paper", opt_in=True),  # K-layer attention: does depth beat one step?
 )
 
 STUDY_NAMES = tuple(s.name for s in STUDIES)
