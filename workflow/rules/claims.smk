@@ -45,6 +45,7 @@ STUDY_TABLES = {
     "dam_energy": ("hopfield_trajectories",),
     "hopfield_iterations": ("hopfield_iterations",),
     "gap_study": ("gap_study", "gap_study_summary"),  # opt-in (gap_study.enabled)
+    "depth": ("depth", "depth_runs", "depth_layers"),  # opt-in (depth.enabled)
 }
 CLAIM_TABLES = [
     f"{RESULTS}/tables/{name}.parquet"
@@ -69,6 +70,7 @@ CLAIM_SETTINGS = {
         "dim_shift",
         "dam_energy",
         "gap_study",
+        "depth",
         "claims",
     )
 }

@@ -32,6 +32,7 @@ CLAIM_STUDIES = (
     "dam_energy",
     "hopfield_iterations",
     "gap_study",
+    "depth",
 )
 #: The Figure 3 and Figure 6 claims in the order of the paper (§3.2-3.4); every other claim follows them in the
 #: order its study gives.
