@@ -319,3 +319,34 @@ def test_energy_descent_needs_scaled_identities():
 def test_no_depth_tables_no_rows():
     s = _settings()
     assert depth_claims.claims({}, s, Scale(s), s["claims"]["tolerances"]) == []
+
+
+# ----------------------------------------------------------------------------- CLI and API
+
+
+def test_cli_trains_one_depth_model_and_prints_each_layer(capsys):
+    from icdenoise.cli import main
+
+    argv = ["train", "--case", "gmm", "--model", "depth_softmax", "--layers", "2", "--no-tied", "--seeds", "0"]
+    small = ["--epochs", "2", "--n", "6", "--p", "3", "--L", "10", "--n-train", "32", "--n-test", "16"]
+    assert main(argv + small + ["--batch-size", "16", "--prompts", "64"]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.strip().startswith("layer ")]
+    assert len(lines) == 2 and all("lambda" in x and "alpha" in x and "beta" in x for x in lines)
+    assert main(["train", "--case", "gmm", "--model", "softmax", "--layers", "2", *small]) == 2
+    assert "--layers and --tied need --model depth_linear or depth_softmax" in capsys.readouterr().err
+
+
+def test_api_depth_model_keeps_its_options():
+    import icdenoise as icd
+
+    run = icd.train_case("gmm", "depth_linear", seeds=[1], epochs=2, n=6, p=3, L=10, n_train=32, n_test=16,
+                         batch_size=16, prompts=64, model_options={"layers": 3, "tied": False})  # fmt: skip
+    row = run.rows.iloc[0]
+    assert row["layers"] == 3 and not row["tied"] and {"lam_0", "lam_2", "alpha_1", "beta_2"} <= set(run.rows)
+    m = run.models[1]
+    b = _batch(P=8)
+    assert m.predict(b.X, b.x_query).shape == (8, 6)
+    assert m.summary()["lam_2"] == pytest.approx(row["lam_2"])
+    with pytest.raises(icd.SettingsError if hasattr(icd, "SettingsError") else ValueError, match="layers"):
+        icd.train_case("gmm", "depth_linear", epochs=1, model_options={"layers": 0})
