@@ -7,7 +7,8 @@ trains them). Per model: the median over repeats of the marginal per-epoch time 
 5 + E epochs − time of 5 epochs) / E, so the setup is not counted), wall-clock and this process's CPU time (robust
 to other processes on a shared machine), with the exact evaluation only at the end (``eval_every`` = epochs, as
 the study trains). The issue's target: a K-layer softmax epoch at most 1.3 x K x the one-layer (fused) epoch; the
-last column prints the measured ratio / K.
+last column prints the measured CPU ratio / K. Each depth model runs on the kernels of ``--depth-kernel`` (default:
+the fused kernel where it has one, and the torch path).
 """
 
 from __future__ import annotations
@@ -62,6 +63,12 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--kernel", default="auto", help="kernel of the one-layer reference (fused on the CPU)")
+    ap.add_argument(
+        "--depth-kernel",
+        nargs="+",
+        default=["auto", "torch"],
+        help="kernels of the depth models: auto (fused softmax on the CPU; linear has only torch), torch",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     b = sample_prompts("gmm", 1000, 0, n=16, L=500, p=8, R=1.0, sigma0_2=0.02, sigma_z2=0.1)
@@ -72,13 +79,17 @@ def main() -> None:
     print(f"ensemble of 3 seeds, gmm, n=16 L=500 800+200 prompts, batch 80, {args.threads} thread(s), {args.device}")
     print(f"{'model':<34} {'wall ms/epoch':>14} {'cpu ms/epoch':>13} {'cpu / (K x one-layer)':>22}")
     print(f"{'softmax, one layer (' + args.kernel + ')':<34} {ref_w:14.1f} {ref_c:13.1f} {'1.00':>22}")
+    from icdenoise import kernels, models
+
     for family in ("softmax", "linear"):
         for K in args.layers:
             for tied in (True, False) if K > 1 else (True,):
                 opts = {"layers": K, "tied": tied}
-                w, c = epoch_ms(tr, te, f"depth_{family}", opts, "torch", args.device, args.epochs, args.repeats)
-                name = f"depth_{family} K={K} {'tied' if tied else 'untied'} (torch)"
-                print(f"{name:<34} {w:14.1f} {c:13.1f} {c / (K * ref_c):22.2f}")
+                model = models.get(f"depth_{family}", opts)
+                for kern in dict.fromkeys(kernels.kernel_choice(k, model, args.device[:4]) for k in args.depth_kernel):
+                    w, c = epoch_ms(tr, te, f"depth_{family}", opts, kern, args.device, args.epochs, args.repeats)
+                    name = f"depth_{family} K={K} {'tied' if tied else 'untied'} ({kern})"
+                    print(f"{name:<34} {w:14.1f} {c:13.1f} {c / (K * ref_c):22.2f}")
 
 
 if __name__ == "__main__":

@@ -267,17 +267,40 @@ def _tables(**change):
     )
     runs = pd.DataFrame(
         [
-            dict(case="gmm", family="softmax", L=500, K=1, residual=False, seed=s, fresh_mse=0.0300 + 1e-7 * s,
-                 fig3_fresh_mse=0.0300 + change.get("fig3_shift", 0.0), test_mse=0.03, fig3_test_mse=0.03,
-                 fig3_weight_diff=1e-6)  # fmt: skip
+            dict(
+                case="gmm",
+                family="softmax",
+                L=500,
+                K=1,
+                residual=False,
+                seed=s,
+                fresh_mse=0.0300 + 1e-7 * s,
+                fig3_fresh_mse=0.0300 + change.get("fig3_shift", 0.0),
+                test_mse=0.03,
+                fig3_test_mse=0.03,
+                fig3_weight_diff=1e-6,
+            )  # fmt: skip
             for s in range(3)
         ]
     )
     layers = pd.DataFrame(
         [
-            dict(case="gmm", family="softmax", L=500, K=2, tied=True, residual=True, seed=s, layer=0, lam=0.45,
-                 alpha=0.5, beta=5.0, dist_KQ=change.get("dist", 0.1), dist_PV=0.1,
-                 gamma_over_alpha=change.get("step", 0.55))  # fmt: skip
+            dict(
+                case="gmm",
+                family="softmax",
+                L=500,
+                K=2,
+                tied=True,
+                residual=True,
+                seed=s,
+                layer=0,
+                lam=0.45,
+                alpha=0.5,
+                beta=5.0,
+                dist_KQ=change.get("dist", 0.1),
+                dist_PV=0.1,
+                gamma_over_alpha=change.get("step", 0.55),
+            )  # fmt: skip
             for s in range(3)
         ]
     )
@@ -350,3 +373,53 @@ def test_api_depth_model_keeps_its_options():
     assert m.summary()["lam_2"] == pytest.approx(row["lam_2"])
     with pytest.raises(icd.SettingsError if hasattr(icd, "SettingsError") else ValueError, match="layers"):
         icd.train_case("gmm", "depth_linear", epochs=1, model_options={"layers": 0})
+
+
+# ----------------------------------------------------------------------------- the fused kernels
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"layers": 1, "residual": False},
+        {"layers": 3, "tied": True},
+        {"layers": 3, "tied": False},
+        {"layers": 2, "tied": False, "residual": False},
+    ],
+)
+def test_fused_depth_kernels_equal_autograd_in_float64(options):
+    """kernels_depth's gradients, batch losses and per-prompt MSEs equal the torch path's autograd in float64."""
+    from icdenoise.train_steps import _Kernel, _Split
+
+    b, R = _batch(P=30, n=6, L=11), 2
+    m = models.get("depth_softmax", options)
+    W = torch.stack([m.flatten(m.init(6, torch.Generator().manual_seed(s), torch.float64)) for s in range(R)])
+    if m.residual:
+        W[:, -m.T :] = torch.tensor([0.3, -0.7, 0.5][: m.T], dtype=torch.float64)
+    fused = _Split([b, b], m, torch.device("cpu"), np.dtype(np.float64), True, 0)
+    plain = _Split([b, b], m, torch.device("cpu"), np.dtype(np.float64), False, R * 8)
+    idx = torch.stack([torch.randperm(30, generator=torch.Generator().manual_seed(r))[:8] for r in range(R)])
+    G_f, G_t = torch.zeros_like(W), torch.zeros_like(W)
+    loss_f = _Kernel(m, "fused", 100).grads(fused, idx, W, G_f)
+    loss_t = _Kernel(m, "torch", 100).grads(plain, idx, W, G_t)
+    torch.testing.assert_close(G_f, G_t, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(loss_f, loss_t.numpy(), rtol=1e-12)
+    assert float(G_t.abs().max()) > 1e-3  # a gradient that could differ
+    if not m.residual:
+        assert float(G_f[:, -m.T :].abs().max()) == 0.0  # λ held
+    np.testing.assert_allclose(
+        _Kernel(m, "fused", 100).mse(fused, W, R), _Kernel(m, "torch", 100).mse(plain, W, R), rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize("options", [{"layers": 3, "tied": False}, {"layers": 2}])
+def test_fused_and_torch_training_agree_to_float_rounding(options):
+    """A float32 run on the fused kernel (epoch in one compiled call) and on the torch path agree to rounding."""
+    b = _batch(P=120, n=8, L=30)
+    tr, te = b.subset(slice(0, 96)), b.subset(slice(96, None))
+    cfg = TrainConfig(model="depth_softmax", epochs=4, batch_size=16, seed=3, model_options=options)
+    f, t = train(tr, te, cfg, kernel="fused"), train(tr, te, cfg, kernel="torch")
+    assert f.kernel == "fused" and t.kernel == "torch"
+    np.testing.assert_allclose(f.test_mse, t.test_mse, rtol=1e-5)
+    for k in f.params:
+        np.testing.assert_allclose(f.params[k], t.params[k], atol=2e-6)

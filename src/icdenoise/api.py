@@ -614,7 +614,9 @@ def train_case(
         try:
             _models.get(model, options)
         except (ValueError, TypeError) as exc:
-            msg = str(exc) if isinstance(exc, ValueError) else f"model {model!r} takes no options ({', '.join(options)})"
+            msg = (
+                str(exc) if isinstance(exc, ValueError) else f"model {model!r} takes no options ({', '.join(options)})"
+            )
             raise SettingsError(f"{option_name('model', style)} {model}: {msg}", option_name("model", style)) from exc
     s = paper_settings(case, style=style, **overrides)
     device = check_device(s["device"], style)  # the first torch import: bad settings fail fast without it

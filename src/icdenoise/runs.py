@@ -64,8 +64,9 @@ class RunSpec:
 
     ``settings``: ``n, L, epochs, n_train, n_test, case_params`` and ``train`` (batch_size, lr, lr_milestones,
     lr_gamma), optionally ``model_options`` (the model's options, :func:`icdenoise.models.get`), ``eval_every``,
-    ``pool`` (prompts in the dataset, default n_train + n_test), ``train_stop`` (train on prompts [0, train_stop), default n_train), ``test_start`` (test on [test_start, pool),
-    default n_train) and ``online`` ({"prompts": per epoch, "sampler"}: fresh training prompts every epoch, then
+    ``pool`` (prompts in the dataset, default n_train + n_test), ``train_stop`` (train on prompts [0, train_stop),
+    default n_train), ``test_start`` (test on [test_start, pool), default n_train) and ``online`` ({"prompts": per
+    epoch, "sampler"}: fresh training prompts every epoch, then
     n_test held-out prompts of their own). ``tags`` name the run within its study ({"L": 500}, {"N": 800});
     ``data_index`` is the dataset a seed uses (its own, or a shared one); ``data_key`` what identifies its dataset
     in the uniform seed recipe (default (data_index,)); ``data_path`` a prompt file that holds it.

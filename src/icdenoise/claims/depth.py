@@ -62,7 +62,8 @@ def claims(tables, settings, scale, tol) -> list[Claim]:
             )
             c.measured(
                 Stats([r["gain"]], se=r["gain_se"]),
-                f"± {fmt(r['gain_se'], 2)} (seeds {fmt(r['gain_se_seeds'], 2)}, prompts {fmt(r['gain_se_prompts'], 2)})",
+                f"± {fmt(r['gain_se'], 2)} (seeds {fmt(r['gain_se_seeds'], 2)}, "
+                f"prompts {fmt(r['gain_se_prompts'], 2)})",
                 f"gain {fmt(r['gain'], 3)} ({fmt(100 * r['gain'] / r['bayes_mse'], 2)}% of Bayes); MSE / Bayes "
                 f"{fmt(r['mse_over_bayes'])}",
             )

@@ -1,14 +1,16 @@
 """K-layer attention on the query stream (beyond the paper, the depth study): s₀ = x̃,
-s_{k+1} = λ_k s_k + Attn_k(X, s_k), x̂ = s_K, with Attn_k the paper's linear (Eq. 11) or softmax (Eq. 12) attention with its own W_KQ⁽ᵏ⁾, W_PV⁽ᵏ⁾; the
-context tokens stay the clean memories. λ = 1 − γ/α is Eq. 16's form, so a tied model (one (W_KQ, W_PV, λ) for every
-layer: a looped transformer) is energy descent with a learned step.
+s_{k+1} = λ_k s_k + Attn_k(X, s_k), x̂ = s_K, with Attn_k the paper's linear (Eq. 11) or softmax (Eq. 12)
+attention with its own W_KQ⁽ᵏ⁾, W_PV⁽ᵏ⁾; the context tokens stay the clean memories. λ = 1 − γ/α is Eq. 16's
+form, so a tied model (one (W_KQ, W_PV, λ) for every layer: a looped transformer) is energy descent with a learned
+step.
 
 Model options (:func:`icdenoise.models.get` ``(name, options)``; a run carries them as ``settings["model_options"]``):
 ``layers`` K ≥ 1, ``tied`` (bool), ``residual`` (bool: λ learned; false holds every λ_k at ``lam_init``) and
 ``lam_init`` (λ's initial value). K = 1 with ``residual: false`` and ``lam_init: 0`` is exactly the paper's model,
 with the same initial draw (W_KQ then W_PV, U[−1/√n, 1/√n]). Parameters: W_KQ, W_PV (T, n, n) and lam (T,) with
 T = 1 tied, K untied (layer k uses set k, or set 0 when tied); untied draws every W_KQ⁽ᵏ⁾, then every W_PV⁽ᵏ⁾.
-No hand-written gradient: the trainer differentiates :meth:`forward` by autograd (torch path).
+The torch path (CUDA, ``ICDENOISE_KERNEL=torch``, and the linear family) differentiates :meth:`forward` by autograd;
+on the CPU the softmax family runs the fused kernels of :mod:`icdenoise.kernels_depth` (tested against autograd).
 """
 
 from __future__ import annotations
@@ -125,6 +127,12 @@ class DepthSoftmax(DepthAttention):
     name = "depth_softmax"
     family = "softmax"
     context = "XT"
+    fused = "depth_softmax"  # icdenoise.kernels_depth: K layers forward and back per prompt while it is in cache
+
+    def fused_kernel(self, step):
+        from ..kernels_depth import kernel
+
+        return kernel(step, self.K, self.T, self.residual)
 
     def context_of(self, X):
         return X.transpose(1, 2).contiguous()
