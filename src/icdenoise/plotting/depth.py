@@ -60,6 +60,9 @@ def _L_panel(ax, s):
             ax.errorbar(L, gain, se, color=color, marker="o", capsize=2, label=f"{lab} (K ≥ 2)")
     ax.axhline(0.0, color="k", lw=0.8)
     ax.set_xscale("log")
+    Ls = sorted(int(x) for x in sub["L"].unique())
+    ax.set_xticks(Ls, [str(x) for x in Ls])
+    ax.minorticks_off()
     ax.set_xlabel("context length L")
     ax.set_ylabel("gain over one layer / Bayes")
     ax.set_title("subspace, linear: depth gain against L")
@@ -74,6 +77,7 @@ def _lam_panel(ax, s, layers):
         h = s[(s["case"] == case) & (s["family"] == "softmax") & (s["estimator"] == "hopfield") & (s["K"] > 1)]
         ax.plot(h["K"], h["gamma_over_alpha"], ls=":", marker="x", color=ax.lines[-1].get_color(),
                 label=f"{case}: Hopfield best γ/α")  # fmt: skip
+    ax.set_xticks(sorted(int(k) for k in tl["K"].unique()))
     ax.set_xlabel("layers K (tied softmax)")
     ax.set_ylabel("1 − λ  (= γ/α of Eq. 16)")
     ax.set_title("learned step against energy descent")
