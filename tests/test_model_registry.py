@@ -98,16 +98,19 @@ def test_initial_weights_are_the_paper_draws_in_the_fused_layout(name):
     params = m.init(n, torch.Generator().manual_seed(3))
     W_KQ, W_PV = init_weights(n, torch.Generator().manual_seed(3))
     assert list(params)[:2] == ["W_KQ", "W_PV"]
-    assert torch.equal(params["W_KQ"], W_KQ) and torch.equal(params["W_PV"], W_PV)
+    # a depth model (default options: one layer) holds its weight sets along a leading axis: here one set
+    lead = (1,) if name.startswith("depth_") else ()
+    assert params["W_KQ"].shape == (*lead, n, n)
+    assert torch.equal(params["W_KQ"].reshape(n, n), W_KQ) and torch.equal(params["W_PV"].reshape(n, n), W_PV)
     flat = m.flatten(params)
     assert flat.shape == (m.size(n),)
     assert torch.equal(flat[: 2 * n * n], torch.stack((W_KQ, W_PV)).reshape(-1))
     views = m.views(flat.unsqueeze(0), n)
     assert all(torch.equal(views[k][0], v) for k, v in params.items())
-    views["W_PV"][0, 1, 2] = 7.0  # views share the flat memory
+    views["W_PV"][0].view(-1)[1 * n + 2] = 7.0  # views share the flat memory (entry (1, 2) of W_PV)
     assert flat[n * n + 1 * n + 2] == 7.0
     a, b = initial_weights(n, 3, model=name)
-    assert np.array_equal(a, W_KQ.numpy()) and np.array_equal(b, W_PV.numpy())
+    assert np.array_equal(a.reshape(n, n), W_KQ.numpy()) and np.array_equal(b.reshape(n, n), W_PV.numpy())
     if name in models.PAPER_MODELS:
         assert m.size(n) == 2 * n * n and m.fused == name
 

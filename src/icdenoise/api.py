@@ -438,12 +438,13 @@ class AttentionModel:
     W_KQ: object
     W_PV: object
     extra: dict = field(default_factory=dict)  # a registered model's other parameters by name (e.g. λ)
+    options: dict = field(default_factory=dict)  # the model's options (icdenoise.models.get), e.g. a depth model's
 
     def predict(self, X, x_query):
         """x̂ of Eq. 11 (linear), Eq. 12 (softmax) or another registered model for contexts X (B, L, n), queries x̃."""
         import torch
 
-        from .models import attention
+        from .models import attention, get
 
         params = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in self.extra.items()}
         W_KQ = torch.as_tensor(self.W_KQ, dtype=torch.float64)
@@ -451,6 +452,8 @@ class AttentionModel:
         X = torch.as_tensor(X, dtype=torch.float64)
         q = torch.as_tensor(x_query, dtype=torch.float64)
         with torch.no_grad():
+            if self.options:
+                return get(self.model, self.options).predict(X, q, {"W_KQ": W_KQ, "W_PV": W_PV, **params}).numpy()
             return attention(self.model, X, q, W_KQ, W_PV, **params).numpy()
 
     def __call__(self, batch: PromptBatch):
@@ -464,8 +467,10 @@ class AttentionModel:
 
     def summary(self) -> dict:
         """α, β and each matrix's distance from a scaled identity, ‖W − mean-diag·I‖_F/‖W‖_F (§3.1)."""
-        from .models import weight_summary
+        from .models import get, weight_summary
 
+        if self.options:  # e.g. a depth model: per weight set and their means
+            return get(self.model, self.options).summary({"W_KQ": self.W_KQ, "W_PV": self.W_PV, **self.extra})
         return weight_summary(self.W_KQ, self.W_PV)
 
 
@@ -573,9 +578,13 @@ def train_case(
     on_seed: Callable[[dict], None] | None = None,
     on_start: Callable[[dict, object], None] | None = None,
     style: str = "keyword",
+    model_options: dict | None = None,
     **overrides,
 ) -> TrainCaseResult:
     """Sample, train and summarise ``model`` on ``case`` for each seed: one run of Fig. 3 per seed.
+
+    ``model_options``: the model's options (icdenoise.models.get), e.g. a depth model's ``{"layers": 3,
+    "tied": True}``; its rows then also hold ``layers``, ``tied`` and per weight set t ``lam_t, alpha_t, beta_t``.
 
     Settings as in paper_settings (the paper's by default; ``epochs``, ``L``, ``lr``, ... override).
     Each seed samples n_train + n_test prompts (§2.2) and trains linear (Eq. 11) or softmax (Eq. 12)
@@ -601,6 +610,17 @@ def train_case(
             f"{option_name('seeds', style)} = {seeds}: give one or more distinct integers >= 0",
             option_name("seeds", style),
         )
+    options = dict(model_options or {})
+    if options:
+        from . import models as _models
+
+        try:
+            _models.get(model, options)
+        except (ValueError, TypeError) as exc:
+            msg = (
+                str(exc) if isinstance(exc, ValueError) else f"model {model!r} takes no options ({', '.join(options)})"
+            )
+            raise SettingsError(f"{option_name('model', style)} {model}: {msg}", option_name("model", style)) from exc
     s = paper_settings(case, style=style, **overrides)
     device = check_device(s["device"], style)  # the first torch import: bad settings fail fast without it
     from .train import TrainingDiverged
@@ -617,6 +637,10 @@ def train_case(
     from .runs import plan_runs, train_runs
 
     planned = plan_runs(run_config(s, case), "training_dynamics", case=case, models=[model], seeds=seeds)
+    if options:
+        from dataclasses import replace
+
+        planned = [replace(r, settings={**r.settings, "model_options": options}) for r in planned]
     rows, curves, models = [], [], {}
     for run in planned:  # one seed at a time, so that on_seed reports each as it finishes
         seed, data_index, data_rng, train_rng = run.seed, run.data_index, run.data_seed, run.train_seed
@@ -660,6 +684,10 @@ def train_case(
             device=res.device,
             seconds=res.seconds,
         )
+        if options:  # a model with options: its settings and each weight set's λ, α, β
+            m = _models.get(model, options)
+            row.update(layers=int(getattr(m, "K", 1)), tied=bool(getattr(m, "tied", True)))
+            row.update({k: float(v) for k, v in res.info.items() if k.split("_")[0] in ("lam", "alpha", "beta")})
         rows.append(row)
         E = len(res.train_mse)
         for split in ("train", "test"):
@@ -679,7 +707,7 @@ def train_case(
                 )
             )
         extra = {k: v for k, v in res.params.items() if k not in ("W_KQ", "W_PV")}
-        models[seed] = AttentionModel(model, res.params["W_KQ"], res.params["W_PV"], extra)
+        models[seed] = AttentionModel(model, res.params["W_KQ"], res.params["W_PV"], extra, options)
         if on_seed is not None:
             on_seed(row)
     return TrainCaseResult(

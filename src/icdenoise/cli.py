@@ -188,6 +188,18 @@ def build_parser(cfg: dict) -> argparse.ArgumentParser:
         help="linear (Eq. 11) or softmax (Eq. 12) attention, or another registered model (icdenoise.models)",
     )
     t.add_argument(
+        "--layers",
+        type=int,
+        metavar="K",
+        help="layers of a depth model (--model depth_linear or depth_softmax; default 1; no config key: the depth "
+        "study's grid is depth.layers)",
+    )
+    t.add_argument(
+        "--tied",
+        action=argparse.BooleanOptionalAction,
+        help="a depth model's layers share one (W_KQ, W_PV, λ) (--tied, the default) or have one each (--no-tied)",
+    )
+    t.add_argument(
         "--seeds",
         type=_nonneg_int,
         nargs="+",
@@ -427,9 +439,24 @@ def cmd_train(args, cfg) -> int:
         print(f"Bayes MSE {bayes_text}; zero predictor {zero:.6f} ({zsrc}); MSE per component ‖x̂ − x‖²/n")
         print(" ".join(f"{name:>{w}}" for name, w, _ in _TRAIN_COLUMNS), flush=True)
 
+    options = {}
+    if args.layers is not None or args.tied is not None:
+        if not args.model.startswith("depth_"):
+            raise SettingsError(f"--layers and --tied need --model depth_linear or depth_softmax, not {args.model}",
+                                "--layers")  # fmt: skip
+        if args.layers is not None and args.layers < 1:
+            raise SettingsError(f"--layers = {args.layers} must be >= 1", "--layers")
+        options = {k: v for k, v in (("layers", args.layers), ("tied", args.tied)) if v is not None}
+
     def on_seed(row):
         cells = [fmt.format(row[_ROW_KEYS.get(name, name)]) for name, _, fmt in _TRAIN_COLUMNS]
         print(" ".join(f"{c:>{w}}" for c, (_, w, _) in zip(cells, _TRAIN_COLUMNS, strict=True)), flush=True)
+        t = 0
+        while f"lam_{t}" in row:  # a depth model: each weight set's λ, α, β
+            print(f"    layer {t}{' (all layers, tied)' if row.get('tied') and row.get('layers', 1) > 1 else ''}: "
+                  f"lambda {row[f'lam_{t}']:.5f}  alpha {row[f'alpha_{t}']:.5f}  beta {row[f'beta_{t}']:.5f}",
+                  flush=True)  # fmt: skip
+            t += 1
 
     try:
         res = train_case(
@@ -440,6 +467,7 @@ def cmd_train(args, cfg) -> int:
             on_start=on_start,
             on_seed=on_seed,
             style="option",
+            model_options=options or None,
             **_overrides(args, keys),
         )
     except RuntimeError as exc:

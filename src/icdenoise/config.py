@@ -182,6 +182,7 @@ def relation_errors(config: dict) -> list[str]:
     out += _fig4_relation_errors(config, cases)
     out += _gap_relation_errors(config, cases)
     out += _noisy_relation_errors(config)
+    out += _depth_relation_errors(config, cases)
     return out
 
 
@@ -200,6 +201,18 @@ def _noisy_relation_errors(config: dict) -> list[str]:
     bounds = nc.get("beta_factors")
     if isinstance(bounds, list) and len(bounds) == 2 and not 0 < bounds[0] < bounds[1]:
         out.append(f"config key 'noisy_context.beta_factors' = {bounds} must be [low, high] with 0 < low < high")
+    return out
+
+
+def _depth_relation_errors(config: dict, cases: dict) -> list[str]:
+    """Depth-study settings (section depth), checked when it is enabled: its cases need their task settings."""
+    dp = config.get("depth")
+    if not isinstance(dp, dict) or not study_enabled(config, "depth"):
+        return []
+    out = []
+    for case in dp.get("cases") or []:
+        if case not in cases:
+            out.append(f"config key 'depth.cases' has {case!r}, which needs 'cases.{case}' (its task settings)")
     return out
 
 

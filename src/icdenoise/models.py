@@ -14,6 +14,9 @@ scaled identity (α-β grids have their own vectorised code in ``landscape``).
 Registry. Each model is a class in :mod:`icdenoise.denoisers` (interface: ``denoisers.base.Model``: its
 parameters, torch forward pass, optionally hand-written gradients and fused CPU kernels, what it keeps of a
 context, its weight summary). :data:`REGISTRY` names them; adding a model is its module plus one line here.
+A model may take options (the depth models: ``layers``, ``tied``, ``residual``, ``lam_init``): one registered name
+is one family of models, its options pick the member (:func:`get` ``(name, options)``; a run carries them as
+``settings["model_options"]``, ``TrainConfig.model_options``), so the registry stays a short list of names.
 Every list of model names follows: :data:`MODELS`, ``api.MODEL_NAMES``, the CLI's ``--model``,
 ``TrainConfig``, and the config schema's ``models`` enum (a test asserts it equals :data:`MODELS`).
 
@@ -30,13 +33,15 @@ REGISTRY: dict[str, object] = {
     "linear": "linear:LinearAttention",  # Eq. 11
     "softmax": "softmax:SoftmaxAttention",  # Eq. 12
     "linear_residual": "linear_residual:ResidualLinearAttention",  # Eq. 11 + λ x̃ (beyond the paper)
+    "depth_linear": "depth:DepthLinear",  # K layers of Eq. 11 on the query stream (depth study; options)
+    "depth_softmax": "depth:DepthSoftmax",  # K layers of Eq. 12 on the query stream (depth study; options)
 }
 #: The registered models (the config schema's ``models`` enum, the CLI's choices, api.MODEL_NAMES).
 MODELS = tuple(REGISTRY)
 #: The paper's two models (§3.1); the workflow's config trains these.
 PAPER_MODELS = ("linear", "softmax")
 
-_LOADED: dict[str, object] = {}
+_LOADED: dict[tuple, object] = {}
 #: Public function -> the denoisers module that defines it (loaded on first access).
 _FUNCTIONS = {
     "context_moment": "linear",
@@ -50,8 +55,9 @@ _FUNCTIONS = {
 }
 
 
-def get(model):
-    """The registered model ``model`` (a name; a Model instance passes through), one instance per process."""
+def get(model, options=None):
+    """The registered model ``model`` (a name; a Model instance passes through) with its ``options`` (a mapping
+    of the model's settings, passed to its class; none for the paper's models), one instance per process each."""
     if not isinstance(model, str):
         return model
     spec = REGISTRY.get(model)
@@ -59,10 +65,12 @@ def get(model):
         raise ValueError(f"unknown model {model!r}; allowed: {', '.join(REGISTRY)}")
     if not isinstance(spec, str):
         return spec
-    if spec not in _LOADED:
+    options = dict(options or {})
+    key = (spec, repr(sorted(options.items())))
+    if key not in _LOADED:
         module, cls = spec.split(":")
-        _LOADED[spec] = getattr(importlib.import_module(f".denoisers.{module}", __package__), cls)()
-    return _LOADED[spec]
+        _LOADED[key] = getattr(importlib.import_module(f".denoisers.{module}", __package__), cls)(**options)
+    return _LOADED[key]
 
 
 def attention(model: str, X, x_query, W_KQ=None, W_PV=None, X_T=None, **params):

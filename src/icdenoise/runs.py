@@ -63,9 +63,10 @@ class RunSpec:
     """What a study asks for, before seeds: one run of ``model`` on ``case`` with training seed ``seed``.
 
     ``settings``: ``n, L, epochs, n_train, n_test, case_params`` and ``train`` (batch_size, lr, lr_milestones,
-    lr_gamma), optionally ``eval_every``, ``pool`` (prompts in the dataset, default n_train + n_test),
-    ``train_stop`` (train on prompts [0, train_stop), default n_train), ``test_start`` (test on [test_start, pool),
-    default n_train) and ``online`` ({"prompts": per epoch, "sampler"}: fresh training prompts every epoch, then
+    lr_gamma), optionally ``model_options`` (the model's options, :func:`icdenoise.models.get`), ``eval_every``,
+    ``pool`` (prompts in the dataset, default n_train + n_test), ``train_stop`` (train on prompts [0, train_stop),
+    default n_train), ``test_start`` (test on [test_start, pool), default n_train) and ``online`` ({"prompts": per
+    epoch, "sampler"}: fresh training prompts every epoch, then
     n_test held-out prompts of their own). ``tags`` name the run within its study ({"L": 500}, {"N": 800});
     ``data_index`` is the dataset a seed uses (its own, or a shared one); ``data_key`` what identifies its dataset
     in the uniform seed recipe (default (data_index,)); ``data_path`` a prompt file that holds it.
@@ -229,6 +230,7 @@ def _member(run: Run, datasets: _Datasets, *, device: str, threads: int, progres
         progress=s.get("progress", progress),
         eval_every=int(s.get("eval_every") or 1),
         label=run.label,
+        model_options=dict(s.get("model_options") or {}),
     )
     n, L, case_params = int(s["n"]), int(s["L"]), dict(s["case_params"])
     if run.online:
@@ -263,7 +265,9 @@ def _meta(run: Run, member, res, prompt_params) -> dict:
         "L": int(run.settings["L"]),
         **{k: v for k, v in run.tags.items() if k != "L"},
         "prompt_params": prompt_params,
-        "settings": {k: v for k, v in member.cfg.__dict__.items() if k != "progress"},
+        "settings": {
+            k: v for k, v in member.cfg.__dict__.items() if k != "progress" and not (k == "model_options" and not v)
+        },
         "device": res.device,
         "seconds": res.seconds,
         "kernel": res.kernel,

@@ -77,10 +77,13 @@ class TrainConfig:
     eval_every: int = 1
     divergence_factor: float = 1e4  # train MSE above this multiple of its initial value counts as diverged
     label: str = ""  # names the run (case, model, seed, ...) in errors and the progress bar
+    #: the model's options (icdenoise.models.get), e.g. the depth models' {"layers": 3, "tied": True}; {}: none
+    model_options: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.model not in models.REGISTRY:
             raise ValueError(f"model must be one of {tuple(models.REGISTRY)}, got {self.model!r}")
+        models.get(self.model, self.model_options)  # a bad option is named here, before any training
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 1:
@@ -358,7 +361,18 @@ def _group_key(m: Member, i: int) -> tuple:
             f"test prompts of {m.cfg.label or m.cfg.model} have shape {tuple(te.X.shape[1:])}, "
             f"training prompts ({L}, {n})"
         )
-    return (m.cfg.model, m.online, int(n), int(L), int(P), int(te.X.shape[0]), int(m.cfg.batch_size), dtype.str)
+    options = repr(sorted(m.cfg.model_options.items()))
+    return (
+        m.cfg.model,
+        options,
+        m.online,
+        int(n),
+        int(L),
+        int(P),
+        int(te.X.shape[0]),
+        int(m.cfg.batch_size),
+        dtype.str,
+    )
 
 
 class _SubEnsemble:
@@ -367,7 +381,7 @@ class _SubEnsemble:
     def __init__(self, members: list[Member], device: torch.device, kernel: str):
         self.members = sorted(members, key=lambda m: -m.cfg.epochs)  # stable: ties keep their order
         m0 = self.members[0]
-        self.model, self.online = models.get(m0.cfg.model), m0.online
+        self.model, self.online = models.get(m0.cfg.model, m0.cfg.model_options), m0.online
         self.B = m0.cfg.batch_size
         self.device = device
         self.kind = kernels.kernel_choice(kernel, self.model, device.type)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from . import kernels, models
+from . import models
 from .tasks import PromptBatch
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class _Kernel:
 
     def _fused(self, step: str):
         """The model's fused kernel for ``step`` ("grads", "epoch" or "mse"): e.g. ``kernels.linear_epoch``."""
-        return getattr(kernels, f"{self.model.fused}_{step}")
+        return self.model.fused_kernel(step)
 
     def grads(self, d: _Split, idx: torch.Tensor, W: torch.Tensor, G: torch.Tensor):
         """Writes the gradients into G; returns each active member's batch loss (A,) at these weights

@@ -47,6 +47,7 @@ STUDY_TABLES = {
     "gap_study": ("gap_study", "gap_study_summary"),  # opt-in (gap_study.enabled)
     "noisy_context": ("noisy_context_summary",),  # opt-in (noisy_context.enabled)
     "phase_diagram": ("phase_diagram_summary", "phase_diagram_checks"),  # opt-in (phase_diagram.enabled)
+    "depth": ("depth", "depth_runs", "depth_layers"),  # opt-in (depth.enabled)
 }
 CLAIM_TABLES = [
     f"{RESULTS}/tables/{name}.parquet"
@@ -71,6 +72,7 @@ CLAIM_SETTINGS = {
         "dim_shift",
         "dam_energy",
         "gap_study",
+        "depth",
         "claims",
     )
 }

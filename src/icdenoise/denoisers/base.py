@@ -168,6 +168,12 @@ class Model:
         """The weights W (R, D) as the fused kernels read them."""
         return W
 
+    def fused_kernel(self, step: str):
+        """This model's fused CPU kernel of ``step`` ("grads", "epoch", "mse"): ``kernels_numba.<fused>_<step>``."""
+        from .. import kernels
+
+        return getattr(kernels, f"{self.fused}_{step}")
+
 
 #: W_KQ, W_PV (n x n), U[-1/√n, 1/√n], drawn in this order: exactly :func:`init_weights`.
 KQ_PV = (Param("W_KQ", square, uniform), Param("W_PV", square, uniform))

@@ -44,6 +44,7 @@ STUDIES = (
     Study("gap_study", "Gap study", "beyond the paper", opt_in=True),  # the gap to Bayes, estimation vs floor
     Study("noisy_context", "Noisy context", "beyond the paper", opt_in=True),  # every token noisy: two stages
     Study("phase_diagram", "Phase diagram", "beyond the paper", opt_in=True),  # Figure 3 on a grid of settings
+    Study("depth", "Trained depth", "beyond the paper", opt_in=True),  # K-layer attention: does depth beat one step?
 )
 
 STUDY_NAMES = tuple(s.name for s in STUDIES)

@@ -1,0 +1,145 @@
+"""K-layer attention on the query stream (beyond the paper, the depth study): s₀ = x̃,
+s_{k+1} = λ_k s_k + Attn_k(X, s_k), x̂ = s_K, with Attn_k the paper's linear (Eq. 11) or softmax (Eq. 12)
+attention with its own W_KQ⁽ᵏ⁾, W_PV⁽ᵏ⁾; the context tokens stay the clean memories. λ = 1 − γ/α is Eq. 16's
+form, so a tied model (one (W_KQ, W_PV, λ) for every layer: a looped transformer) is energy descent with a learned
+step.
+
+Model options (:func:`icdenoise.models.get` ``(name, options)``; a run carries them as ``settings["model_options"]``):
+``layers`` K ≥ 1, ``tied`` (bool), ``residual`` (bool: λ learned; false holds every λ_k at ``lam_init``) and
+``lam_init`` (λ's initial value). K = 1 with ``residual: false`` and ``lam_init: 0`` is exactly the paper's model,
+with the same initial draw (W_KQ then W_PV, U[−1/√n, 1/√n]). Parameters: W_KQ, W_PV (T, n, n) and lam (T,) with
+T = 1 tied, K untied (layer k uses set k, or set 0 when tied); untied draws every W_KQ⁽ᵏ⁾, then every W_PV⁽ᵏ⁾.
+The torch path (CUDA, ``ICDENOISE_KERNEL=torch``, and the linear family) differentiates :meth:`forward` by autograd;
+on the CPU the softmax family runs the fused kernels of :mod:`icdenoise.kernels_depth` (tested against autograd).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .base import Model, Param, uniform, weight_summary
+
+#: option -> (type, default); :meth:`DepthAttention.__init__` checks them and names a bad one
+OPTIONS = {"layers": (int, 1), "tied": (bool, True), "residual": (bool, True), "lam_init": (float, 0.0)}
+
+
+def check_options(options: dict) -> dict:
+    """The model options with defaults filled in; a ValueError names an unknown key or a bad value."""
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown depth model option(s) {', '.join(unknown)}; allowed: {', '.join(OPTIONS)}")
+    out = {}
+    for key, (kind, default) in OPTIONS.items():
+        v = options.get(key, default)
+        if kind is bool and not isinstance(v, (bool, np.bool_)):
+            raise ValueError(f"depth model option {key} must be a boolean, got {v!r}")
+        if kind is int and (isinstance(v, bool) or int(v) != v or int(v) < 1):
+            raise ValueError(f"depth model option {key} must be an integer >= 1, got {v!r}")
+        out[key] = kind(v)
+    return out
+
+
+class DepthAttention(Model):
+    """K layers of Eq. 11 or Eq. 12 on the query stream with learned scalar residuals λ_k (see the module)."""
+
+    family = ""  # "linear" or "softmax"
+
+    def __init__(self, **options):
+        o = check_options(options)
+        self.options = o
+        self.K, self.tied, self.residual, self.lam_init = o["layers"], o["tied"], o["residual"], o["lam_init"]
+        self.T = 1 if self.tied else self.K  # weight sets
+        T, lam0 = self.T, self.lam_init
+        self.params = (
+            Param("W_KQ", lambda n: (T, n, n), uniform),
+            Param("W_PV", lambda n: (T, n, n), uniform),
+            Param("lam", lambda n: (T,), lambda shape, g: torch.full(shape, lam0, dtype=torch.float64)),
+        )
+        self.frozen = () if self.residual else ("lam",)
+
+    def layer(self, k: int) -> int:
+        """The weight set of layer k."""
+        return 0 if self.tied else k
+
+    def attend(self, ctx, s, W_KQ, W_PV):
+        """Attn(X, s) (A, B, n) of A members' B states s (A, B, n); W (A, n, n)."""
+        raise NotImplementedError
+
+    def forward(self, ctx, q, p):
+        s = q  # (A, B, n)
+        for k in range(self.K):
+            t = self.layer(k)
+            s = p["lam"][:, t].reshape(-1, 1, 1) * s + self.attend(ctx, s, p["W_KQ"][:, t], p["W_PV"][:, t])
+        return s
+
+    def trajectory(self, X, x_query, params) -> torch.Tensor:
+        """(K+1, B, n) the states s_0 = x̃, ..., s_K = x̂ of one set of parameters (numpy or torch, by name)."""
+        p = {k: torch.as_tensor(params[k]).unsqueeze(0) for k in ("W_KQ", "W_PV", "lam")}
+        ctx, s = self.context_of(X), x_query.unsqueeze(0)
+        out = [s[0]]
+        for k in range(self.K):
+            t = self.layer(k)
+            s = p["lam"][:, t].reshape(-1, 1, 1) * s + self.attend(ctx, s, p["W_KQ"][:, t], p["W_PV"][:, t])
+            out.append(s[0])
+        return torch.stack(out)
+
+    def alpha_beta(self, p):
+        """(A, 2): α, β averaged over the weight sets (the curves; :meth:`summary` gives them per layer)."""
+        W = torch.stack((p["W_KQ"], p["W_PV"]), 1)  # (A, 2, T, n, n)
+        ab = torch.diagonal(W, dim1=-2, dim2=-1).double().mean((-1, -2)).cpu().numpy()  # (A, 2): β, α
+        return ab[:, ::-1]
+
+    def summary(self, params):
+        """Per weight set t: lam_t, alpha_t, beta_t, dist_KQ_t, dist_PV_t; and their means as alpha, beta, ..."""
+        out, per = {}, []
+        for t in range(self.T):
+            s = weight_summary(torch.as_tensor(params["W_KQ"][t]), torch.as_tensor(params["W_PV"][t]))
+            s["lam"] = float(np.asarray(params["lam"])[t])
+            per.append(s)
+            out.update({f"{k}_{t}": v for k, v in s.items()})
+        for k in per[0]:
+            out[k] = float(np.mean([s[k] for s in per]))
+        return out
+
+
+class DepthLinear(DepthAttention):
+    """Linear attention layers (Eq. 11) on the context moments S = XᵀX/L: s ← λ s + W_PV S W_KQ s."""
+
+    name = "depth_linear"
+    family = "linear"
+    context = "moment"
+
+    def context_of(self, X):
+        from .linear import context_moment
+
+        return context_moment(X)
+
+    def attend(self, ctx, s, W_KQ, W_PV):
+        from .linear import moment_h
+
+        return torch.bmm(moment_h(ctx, s, W_KQ), W_PV.transpose(1, 2))
+
+
+class DepthSoftmax(DepthAttention):
+    """Softmax attention layers (Eq. 12) on the (n, L) contexts: s ← λ s + W_PV X softmax(Xᵀ W_KQ s)."""
+
+    name = "depth_softmax"
+    family = "softmax"
+    context = "XT"
+    fused = "depth_softmax"  # icdenoise.kernels_depth: K layers forward and back per prompt while it is in cache
+
+    def fused_kernel(self, step):
+        from ..kernels_depth import kernel
+
+        return kernel(step, self.K, self.T, self.residual)
+
+    def context_of(self, X):
+        return X.transpose(1, 2).contiguous()
+
+    def attend(self, ctx, s, W_KQ, W_PV):
+        A, B, n = s.shape
+        k = torch.bmm(s, W_KQ.transpose(1, 2))  # (A, B, n)
+        a = torch.softmax(torch.bmm(k.reshape(A * B, 1, n), ctx), dim=-1)  # (A·B, 1, L)
+        v = torch.bmm(ctx, a.transpose(1, 2)).reshape(A, B, n)
+        return torch.bmm(v, W_PV.transpose(1, 2))
