@@ -46,7 +46,10 @@ STUDY_TABLES = {
     "hopfield_iterations": ("hopfield_iterations",),
     "gap_study": ("gap_study", "gap_study_summary"),  # opt-in (gap_study.enabled)
     "noisy_context": ("noisy_context_summary",),  # opt-in (noisy_context.enabled)
-    "phase_diagram": ("phase_diagram_summary", "phase_diagram_checks"),  # opt-in (phase_diagram.enabled)
+    "phase_diagram": (
+        "phase_diagram_summary",
+        "phase_diagram_checks",
+    ),  # opt-in (phase_diagram.enabled)
     "depth": ("depth", "depth_runs", "depth_layers"),  # opt-in (depth.enabled)
 }
 CLAIM_TABLES = [

@@ -18,6 +18,8 @@ from icdenoise.runs import baseline_seed, job_seed, plan_runs  # noqa: E402
 from icdenoise.studies.registry import STUDIES, VERDICT_CATEGORY  # noqa: E402
 from icdenoise.studies.registry import report_category  # noqa: E402
 from icdenoise.studies import phase_diagram as pdiag  # noqa: E402
+from icdenoise.studies.depth import jobs as depth_jobs  # noqa: E402
+from icdenoise.studies.depth import plan as _depth_plan  # noqa: E402
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -210,6 +212,19 @@ def phase_diagram_files(kind):
     return [
         f"{RESULTS}/evaluations/phase_diagram/{case}/{block}_{kind}.parquet"
         for case, block in pdiag.blocks(config)
+    ]
+
+
+def depth_plan(case, family, L):
+    """The planned runs of one depth job (at the config's L with the Figure 3 runs' seeds, and those runs)."""
+    return _depth_plan(config, case=case, family=family, L=L)
+
+
+def depth_files(kind):
+    """The per-job depth tables of one kind ("summary", "runs" or "layers")."""
+    return [
+        f"{RESULTS}/evaluations/depth/{case}/{family}/L{L}_{kind}.parquet"
+        for case, family, L in depth_jobs(config)
     ]
 
 

@@ -3,23 +3,7 @@
 # Opt-in: snakemake depth --cores 2 builds it alone; with depth.enabled: true it joins rule all and its rows join
 # the claims table (snakemake --config depth__enabled=true).
 
-from icdenoise.studies.depth import jobs as depth_jobs
-from icdenoise.studies.depth import plan as _depth_plan
-
 DP = config["depth"]
-
-
-def depth_plan(case, family, L):
-    """The planned runs of one depth job (at the config's L with the Figure 3 runs' seeds, and those runs)."""
-    return _depth_plan(config, case=case, family=family, L=L)
-
-
-def depth_files(kind):
-    """The per-job depth tables of one kind ("summary", "runs" or "layers")."""
-    return [
-        f"{RESULTS}/evaluations/depth/{case}/{family}/L{L}_{kind}.parquet"
-        for case, family, L in depth_jobs(config)
-    ]
 
 
 if enabled("depth"):
