@@ -16,7 +16,7 @@ from icdenoise.claims import deviations as dev
 from icdenoise.claims import gap_study as gap
 from icdenoise.claims import training_dynamics as fig3
 from icdenoise.studies import claims as cl
-from icdenoise.studies.registry import VERDICT_CATEGORY
+from icdenoise.studies.registry import VERDICT_CATEGORY, report_category
 from workflow_utils import PAPER_CONFIG, REPO, SMOKE_CONFIG, SMOKE_RESULTS, run_snakemake
 
 PAPER = yaml.safe_load(PAPER_CONFIG.read_text())
@@ -351,7 +351,8 @@ def test_smoke_report_holds_every_claim(smoke_run):
     assert not missing, f"claim ids not in the report: {missing}"
     assert VERDICT_CATEGORY in text and "claims reproduced" in text  # the Verdict category and the first page's verdict
     # figures are report results as PNG (the PDF stays a plain output, listed only under its rule)
-    assert re.search(r'"2\. Figure 3": \{"Other": \["[^"]*figures/fig3\.png"\]', text)
+    fig3 = re.escape(report_category("training_dynamics"))
+    assert re.search(rf'"{fig3}": \{{"Other": \["[^"]*figures/fig3\.png"\]', text)
     assert not re.search(r'\["[^"]*figures/fig3\.pdf"\]', text)
 
 
