@@ -15,7 +15,18 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .kernels_numba import _add_outer, _dot, _dot2, _error, _forward, _mtv, _sq_error, adam_step
+from .kernels_numba import (
+    _add_outer,
+    _batch,
+    _dot,
+    _error,
+    _forward,
+    _mtv,
+    _next_context,
+    _score_grad,
+    _sq_error,
+    adam_step,
+)
 
 
 @njit(fastmath=False, cache=True)
@@ -96,12 +107,7 @@ def depth_softmax_grads(K, T, learn_lam, XT, q, t, idx, W, G, scale, loss):
         for b in range(B):
             pi = idx[r, b]
             X = XT[r, pi]
-            if b + 1 < B:
-                Xn = XT[r, idx[r, b + 1]]
-            elif r + 1 < A_:
-                Xn = XT[r + 1, idx[r + 1, 0]]
-            else:
-                Xn = X
+            Xn = _next_context(XT, idx, r, b, X)
             _depth_forward(K, T, X, q[r, pi], WK, WV, lam, st, Aw, z, V, k, ibuf, mx, out, Xn)
             sq = _error(st[K], t[r, pi], scale, g, sq)  # g = gradient w.r.t. s_K
             for layer in range(K - 1, -1, -1):
@@ -112,22 +118,7 @@ def depth_softmax_grads(K, T, learn_lam, XT, q, t, idx, W, G, scale, loss):
                 _add_outer(GV[tt], g, V[layer])
                 _mtv(WV[tt], g, gv)  # g_v = W_PVᵀ g
                 c = _dot(V[layer], gv)
-                g0 = gv[0]
-                for l in range(L):
-                    gs[l] = g0 * X[0, l]
-                for i in range(1, n):
-                    gi = gv[i]
-                    for l in range(L):
-                        gs[l] += gi * X[i, l]
-                iz = 1 / z[layer]
-                for l in range(L):  # g_scores = p ⊙ (g_p − c), p = A / z
-                    gs[l] = (Aw[layer, l] * iz) * (gs[l] - c)
-                for i in range(0, n - 1, 2):  # g_k = X g_scores, two rows per pass
-                    ga, gb = _dot2(X[i], X[i + 1], gs)
-                    gk[i] = ga
-                    gk[i + 1] = gb
-                if n % 2:
-                    gk[n - 1] = _dot(X[n - 1], gs)
+                _score_grad(X, Aw[layer], gv, c, z[layer], gs, gk)  # g_k = X g_scores
                 _add_outer(GK[tt], gk, s_in)  # G_KQ += g_k s_kᵀ
                 if layer > 0:  # g_{s_k} = λ g + W_KQᵀ g_k
                     _mtv(WK[tt], gk, tmp)
@@ -145,9 +136,7 @@ def depth_softmax_epoch(
     """One epoch of the first A = len(idx) members: per batch of B prompts of ``idx`` (A, P), in order, the
     gradients and one Adam step (the Python loop over batches, as kernels_numba.softmax_epoch)."""
     for s in range(losses.shape[0]):
-        start = s * B
-        bidx = np.ascontiguousarray(idx[:, start : min(idx.shape[1], start + B)])
-        depth_softmax_grads(K, T, learn_lam, XT, q, t, bidx, W, G, scales[s], losses[s])
+        depth_softmax_grads(K, T, learn_lam, XT, q, t, _batch(idx, s, B), W, G, scales[s], losses[s])
         adam_step(Wf, mf, vf, Gf, idx.shape[0], steps[s], b1, b2, bc2_sqrt[s], eps)
 
 

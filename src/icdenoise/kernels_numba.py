@@ -341,10 +341,6 @@ def _score_grad_tiled(X, s, gv, c, z, gs, gk, T):
             gk[n - 1] += _dot(X[n - 1, j0:j1], gst)
 
 
-# The small helpers below are inlined by numba (inline="always"): as calls, the training pass was ~8 %
-# slower (measured), their loops no longer vectorised together with the caller's.
-
-
 # The small helpers below are inlined by numba (inline="always"): as calls, the training pass was
 # measurably slower, their loops no longer vectorised together with the caller's.
 @njit(fastmath=False, cache=True, inline="always")
@@ -392,6 +388,41 @@ def _mtv(M, x, y):
         _axpy(x[i], M[i], y)
 
 
+@njit(fastmath=False, cache=True, inline="always")
+def _next_context(XT, idx, r, b, X):
+    """The (n, L) context read after prompt idx[r, b] of a batch idx (A, B): the next prompt of member r, else
+    the first of member r + 1, else X itself (what the forward pass prefetches into cache)."""
+    A, B = idx.shape
+    if b + 1 < B:
+        return XT[r, idx[r, b + 1]]
+    if r + 1 < A:
+        return XT[r + 1, idx[r + 1, 0]]
+    return X
+
+
+@njit(fastmath=False, cache=True, inline="always")
+def _score_grad(X, s, gv, c, z, gs, gk):
+    """g_k (n) = X g_s with g_s = p ⊙ (Xᵀ g_v − c), p = s / z (the backward pass of Eq. 12's scores), one pass
+    over the L tokens for g_s and one for g_k, two rows at a time; ``gs`` (L) is scratch."""
+    n, L = X.shape
+    g0 = gv[0]
+    for l in range(L):
+        gs[l] = g0 * X[0, l]
+    for i in range(1, n):
+        gi = gv[i]
+        for l in range(L):
+            gs[l] += gi * X[i, l]
+    iz = 1 / z
+    for l in range(L):
+        gs[l] = (s[l] * iz) * (gs[l] - c)
+    for i in range(0, n - 1, 2):
+        ga, gb = _dot2(X[i], X[i + 1], gs)
+        gk[i] = ga
+        gk[i + 1] = gb
+    if n % 2:
+        gk[n - 1] = _dot(X[n - 1], gs)
+
+
 @njit(fastmath=False, cache=True)
 def softmax_grads(XT, q, t, idx, W, G, scale, loss):
     """G[r] = gradient of the mean per-component MSE of member r's batch idx[r] w.r.t. W[r] (r < len(idx)).
@@ -426,12 +457,7 @@ def softmax_grads(XT, q, t, idx, W, G, scale, loss):
             pi = idx[r, b]
             X = XT[r, pi]
             qb = q[r, pi]
-            if b + 1 < B:
-                Xn = XT[r, idx[r, b + 1]]
-            elif r + 1 < A:
-                Xn = XT[r + 1, idx[r + 1, 0]]
-            else:
-                Xn = X
+            Xn = _next_context(XT, idx, r, b, X)
             if tiled:
                 z = _forward_tiled(X, qb, Wkq, Wpv, k, s, ibuf, mx, v, out, Xn, tm, T)
             else:
@@ -440,26 +466,11 @@ def softmax_grads(XT, q, t, idx, W, G, scale, loss):
             _add_outer(Gpv, err, v)
             _mtv(Wpv, err, gv)  # g_v = W_PVᵀ err
             c = _dot(v, gv)
-            if tiled:  # G_KQ += g_k qᵀ
+            if tiled:
                 _score_grad_tiled(X, s, gv, c, z, gs, gk, T)
-                _add_outer(Gkq, gk, qb)
-                continue
-            g0 = gv[0]
-            for l in range(L):
-                gs[l] = g0 * X[0, l]
-            for i in range(1, n):
-                gi = gv[i]
-                for l in range(L):
-                    gs[l] += gi * X[i, l]
-            iz = 1 / z
-            for l in range(L):  # g_s = p ⊙ (g_p − c), p = s / z
-                gs[l] = (s[l] * iz) * (gs[l] - c)
-            for i in range(0, n - 1, 2):  # G_KQ += g_k qᵀ, g_k = X g_s two rows per pass over g_s
-                ga, gb = _dot2(X[i], X[i + 1], gs)
-                _axpy(ga, qb, Gkq[i])
-                _axpy(gb, qb, Gkq[i + 1])
-            if n % 2:
-                _axpy(_dot(X[n - 1], gs), qb, Gkq[n - 1])
+            else:
+                _score_grad(X, s, gv, c, z, gs, gk)
+            _add_outer(Gkq, gk, qb)  # G_KQ += g_k qᵀ
         loss[r] = sq / (B * n)
 
 
