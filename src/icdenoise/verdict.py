@@ -421,7 +421,8 @@ def _seed_band(claim: Claim, st: Stats, ref: float, ref_str: str, half: float | 
     k = seed_k(tol, st.count)
     margin = k * st.se + (half or 0.0) if np.isfinite(st.se) else math.nan
     if half is None:
-        claim.tol(f"± {fmt(margin, 2)} ({fmt(k, 3)} SE)", margin, tol["reason"])
+        reason = f"{tol['reason']}; here the reference is theory at this run's settings (exact: no printed unit)"
+        claim.tol(f"± {fmt(margin, 2)} ({fmt(k, 3)} SE)", margin, reason)
         claim.alarm(k, st.count - 1)
     else:
         claim.tol(f"± {fmt(margin, 2)} ({fmt(k, 3)} SE + {fmt(half, 1)})", margin, tol["reason"])
