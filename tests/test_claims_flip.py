@@ -256,6 +256,59 @@ def test_wrong_number_flips_the_verdict(base, cid):
     assert after[cid]["note"]
 
 
+#: The claims that quote a number of the paper: "not checkable" wherever the task differs from the paper's. Every
+#: other claim has its reference from theory at the run's own settings or from the run's own tables.
+PAPER_NUMBER = {
+    "case1_softmax_beta",
+    "case1_softmax_alpha",
+    "case3_alpha",
+    "case3_beta",
+    "prop3_sphere_bayes",
+    "prop3_sphere_projection",
+    "prop4_gmm_bayes",
+    "eq8_gmm_sigma0_to_0",
+}
+
+
+def other_settings() -> dict:
+    """A task other than the paper's (n = 32, n_train = 1600), the paper's training recipe and seeds."""
+    s = settings()
+    s.update(n=32, n_train=1600)
+    return s
+
+
+@pytest.fixture(scope="module")
+def other(base):
+    tables, _ = base
+    return {c["id"]: c for c in cl.evaluate_claims(tables, other_settings())}
+
+
+def test_at_other_task_settings_only_paper_numbers_are_not_checkable(other):
+    """The rule: a claim whose reference follows from theory at the run's own settings is checked there."""
+    unchecked = {i for i, c in other.items() if c["verdict"] == vd.UNCHECKABLE}
+    assert unchecked == PAPER_NUMBER
+    assert all("n = 32 (paper 16)" in other[i]["note"] for i in PAPER_NUMBER)
+    reproduced = {i for i, c in other.items() if c["verdict"] == vd.REPRODUCED}
+    assert reproduced == set(FLIPS) - PAPER_NUMBER, reproduced ^ (set(FLIPS) - PAPER_NUMBER)
+    # the reference of αβ is γ*(L) at the run's L, d and noise, no longer the paper's printed 0.327
+    c = other["case1_linear_alphabeta"]
+    assert c["paper_value"] == "γ*(500) = 0.3274" and c["paper_value_num"] == pytest.approx(500 / (3 * 509))
+    assert "γ*(L)" in c["statement"] and "L = 500, d = 8" in c["statement"]
+    assert "1600 training prompts" in other["gmm_train_below_bayes"]["statement"]
+
+
+@pytest.mark.parametrize("cid", sorted(set(FLIPS) - PAPER_NUMBER))
+def test_wrong_number_flips_the_verdict_at_other_settings(base, other, cid):
+    """Each claim that is newly checkable away from the paper's task can fail there too."""
+    tables, _ = base
+    perturbed = {k: v.copy(deep=True) for k, v in tables.items()}
+    FLIPS[cid][1](perturbed)
+    after = {c["id"]: c for c in cl.evaluate_claims(perturbed, other_settings())}
+    assert other[cid]["verdict"] == vd.REPRODUCED
+    assert after[cid]["verdict"] == vd.FAILED, (FLIPS[cid][0], after[cid]["reproduced"], after[cid]["note"])
+    assert after[cid]["note"]
+
+
 def _simulate(rule: dict, draws: int, rng) -> float:
     """The rule's rate by simulation: seed means of normal seeds at the true value (t), or normal MC means (z)."""
     k, dof, sides, family = rule["k"], rule["dof"], rule["sides"], rule["family"]

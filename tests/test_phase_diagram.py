@@ -237,7 +237,7 @@ def test_checks_can_fail():
     ]  # fmt: skip
     table = pd.DataFrame(rows, columns=list(pdg.TABLE_COLUMNS)).astype(pdg.TABLE_COLUMNS)
     tol = {k: {"value": v, "reason": "test"} for k, v in dict(k_seed=3, k_mc=3, float_rel=1e-9, near_bayes=0.1).items()}
-    checks = pclaims.check_points(table, None, tol)
+    checks = pclaims.check_points(table, tol)
     held = {(r.statement, r.point): r.holds for r in checks.itertuples()}
     assert held[("alphabeta_gamma_star", "L=12")] and not held[("alphabeta_gamma_star", "L=30")]
     assert held[("bayes_mc_closed_form", "L=12")] and not held[("bayes_mc_closed_form", "L=30")]

@@ -20,16 +20,10 @@ from .verdict import (
     VERDICTS,
 )
 
-MD_CLAIM_COLUMNS = (
-    "id",
-    "source",
-    "statement",
-    "paper_value",
-    "reproduced",
-    "spread",
-    "tolerance",
-    "false_alarm",
-    "verdict",
+#: claims.md's table: the text columns of claims.parquet, the false-alarm rate in place of the tolerance's reason (the
+#: reasons are listed once under "Tolerances") and without the evidence.
+MD_CLAIM_COLUMNS = tuple(
+    "false_alarm" if col == "tolerance_reason" else col for col in CLAIM_TEXT_COLUMNS if col != "evidence"
 )
 MD_DEVIATION_COLUMNS = ("id", "deviation", "authors", "this_run", "effect", "evidence")
 

@@ -1,8 +1,10 @@
 """The paper's settings (Smart, Bietti, Sengupta, ICML 2025, §3 and Fig. 5): facts of the paper, not settings.
 
-The claims compare this run's settings with these (:class:`icdenoise.verdict.Scale`): a claim whose settings differ
-is "not checkable at this scale". They are not in the user's config, so no edit can make a run "paper scale";
-``tests/test_paper.py`` checks each value against the paper's text where the paper states it.
+The claims compare this run's settings with these (:class:`icdenoise.verdict.Scale`): a claim quoting a number of the
+paper is "not checkable at this scale" where the settings differ; a claim whose reference follows from theory at the
+run's own settings needs only the training recipe (epochs, train) of these. They are not in the user's config, so
+no edit can make a run "paper scale"; ``tests/test_paper.py`` checks each value against the paper's text where the
+paper states it.
 """
 
 from __future__ import annotations

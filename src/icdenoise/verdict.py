@@ -192,13 +192,29 @@ def _num(x) -> bool:
 
 
 class Scale:
-    """Compares this run's settings with the paper's (:data:`icdenoise.paper.PAPER_SCALE`) for each kind of claim."""
+    """Compares this run's settings with the paper's (:data:`icdenoise.paper.PAPER_SCALE`), for the two kinds of
+    claims.
+
+    * **Paper-number claims** (the reference is a number printed in the paper or experiments.md): checkable only
+      where every setting the number depends on is the paper's (:meth:`fig3`, :meth:`oracle`, :meth:`fig5`).
+    * **Own-settings claims** (the reference follows from theory at this run's settings, or from this run's own
+      tables): checkable at any task setting (n, L, n_train, n_test, a case's d, p, R, σ0², σZ²) when the runs
+      exist, the training recipe the statement is about is the paper's (epochs and train.*: the statement is about
+      the trained optimum) and there are :attr:`OWN_MIN_SEEDS` seeds (:meth:`own`, :meth:`recipe`,
+      :meth:`own_seeds`, :meth:`own_band`).
+    """
+
+    #: The fewest seeds of an own-settings claim: two give a seed spread (Student's t at seeds − 1 df widens the
+    #: band for few seeds); a paper-number claim asks for the paper scale's ``min_seeds``.
+    OWN_MIN_SEEDS = 2
 
     def __init__(self, settings: Mapping):
         from .paper import PAPER_SCALE
 
         self.s = settings
         self.paper = PAPER_SCALE
+
+    # ---- paper-number claims -------------------------------------------------------------------------------
 
     def too_few_seeds(self, seeds, label) -> list[str]:
         """A line when ``seeds`` are fewer than the paper scale's ``min_seeds`` (no seed spread)."""
@@ -214,37 +230,27 @@ class Scale:
             f"cases.{case}", self.s["cases"][case], want
         )
 
-    def fig3(self, case: str, model: str = "softmax") -> list[str]:
-        """A trained Figure 3 run against the paper's: every setting of the task, the data and training."""
-        if case not in self.s["cases"] or model not in self.s["models"]:
-            return [f"({case}, {model}) not trained in this run"]
+    def task(self, case: str) -> list[str]:
+        """The task and data settings of a trained run (n, L, n_train, n_test, the case's), not its training."""
         out = []
         for key in ("n", "L", "n_train", "n_test"):
             out += setting_differences(key, self.s[key], self.paper[key])
-        out += setting_differences(f"cases.{case}", self.s["cases"][case], self.paper["cases"][case])
-        out += setting_differences("train", self.s["train"], self.paper["train"])
+        want = {k: v for k, v in self.paper["cases"][case].items() if k != "epochs"}
+        return out + setting_differences(f"cases.{case}", self.s["cases"].get(case, {}), want)
+
+    def is_paper_task(self, case: str) -> bool:
+        """True when this run's task settings of ``case`` are the paper's: its printed numbers are the reference."""
+        return case in self.s["cases"] and not self.task(case)
+
+    def fig3(self, case: str, model: str = "softmax") -> list[str]:
+        """A trained Figure 3 run against the paper's printed numbers: every setting of the task, data and training."""
+        if not self._trained(case, model):
+            return [f"({case}, {model}) not trained in this run"]
+        out = self.task(case) + self.recipe(case)
         return out + self.too_few_seeds(self.s["seeds"], "seeds")
 
-    def fig4a(self) -> list[str]:
-        cs = self.s["context_sweep"]
-        if "linear" not in cs.get("models", []):
-            return ["context_sweep.models has no linear"]
-        out = [d for d in self.fig3("subspace", "linear") if not d.startswith(("L =", "seeds"))]
-        out += setting_differences("max(context_sweep.L)", max(cs["L"]), self.paper["L"])
-        return out + self.too_few_seeds(cs["seeds"], "context_sweep.seeds")
-
-    def fig4b(self) -> list[str]:
-        ds = self.s["dim_shift"]
-        sub = ds["cases"].get("subspace")
-        if sub is None:
-            return ["dim_shift.cases has no subspace"]
-        out = [d for d in self.fig3("subspace", "linear") if not d.startswith(("L =", "seeds", "train.lr_milestones"))]
-        out += setting_differences("dim_shift.cases.subspace.L", sub.get("L", self.paper["L"]), self.paper["L"])
-        if self.paper["L"] not in ds["L_eval"]:
-            out.append(f"dim_shift.L_eval = {ds['L_eval']} lacks L = {self.paper['L']}")
-        return out + self.too_few_seeds(ds["seeds"], "dim_shift.seeds")
-
     def fig5(self) -> list[str]:
+        """Figure 5's ordering at the paper's demonstration settings (dam_energy: its own R, L, σZ², α, β, steps)."""
         want = dict(self.paper["dam_energy"])
         steps = int(want.pop("steps"))
         de = self.s["dam_energy"]
@@ -253,15 +259,67 @@ class Scale:
             out.append(f"dam_energy.panels = {de['panels']} (paper {steps} steps)")
         return out
 
-    def hopfield(self, case: str) -> list[str]:
-        return self.fig3(case, "softmax")
+    # ---- own-settings claims -------------------------------------------------------------------------------
+
+    def recipe(self, case: str | None, skip=()) -> list[str]:
+        """The training recipe against the paper's: ``cases.<case>.epochs`` (none for ``case`` None) and ``train.*``
+        (less the keys in ``skip``, a study that sets them itself)."""
+        out = []
+        if case is not None:
+            have = self.s["cases"].get(case, {}).get("epochs")
+            out += setting_differences(f"cases.{case}.epochs", have, self.paper["cases"][case]["epochs"])
+        want = {k: v for k, v in self.paper["train"].items() if k not in skip}
+        return out + setting_differences("train", self.s["train"], want)
+
+    def own_seeds(self, seeds, label) -> list[str]:
+        """A line when ``seeds`` are fewer than :attr:`OWN_MIN_SEEDS` (no seed spread at all)."""
+        k = self.OWN_MIN_SEEDS
+        return [] if len(seeds) >= k else [f"{label}: {len(seeds)} seed(s) (need {k} for a seed spread)"]
+
+    def own(self, case: str, model: str, seeds=None, label: str = "seeds", skip=()) -> list[str]:
+        """An own-settings claim on trained runs of (case, model): the runs exist, the recipe is the paper's
+        (:meth:`recipe`) and the seeds (default: this run's ``seeds``) give a spread (:meth:`own_seeds`)."""
+        if not self._trained(case, model):
+            return [f"({case}, {model}) not trained in this run"]
+        seeds = self.s["seeds"] if seeds is None else seeds
+        return self.recipe(case, skip) + self.own_seeds(seeds, label)
+
+    def own_band(self, tol: Mapping, count: int) -> Mapping:
+        """A seed band's tolerance (``claims.tolerances.seed_rate``), its reason saying so where fewer seeds than
+        the paper scale's ``min_seeds`` widen the band (Student's t at seeds − 1 df)."""
+        k = int(self.paper["min_seeds"])
+        if not self.OWN_MIN_SEEDS <= count < k:
+            return tol
+        width = fmt(t_k(float(tol["value"]), count - 1), 3)
+        return {
+            **tol,
+            "reason": f"{tol['reason']}; {count} seeds: the t quantile at {count - 1} df (k = {width}) widens the "
+            "band honestly",
+        }
+
+    def _trained(self, case: str, model: str) -> bool:
+        return case in self.s["cases"] and model in self.s["models"]
 
 
-def not_checkable(differences: list[str]) -> str | None:
-    """The "not checkable" note from the settings that differ from the paper's (None when none differ)."""
+#: The "not checkable" notes' openings: a paper number elsewhere, an own-settings claim without its recipe or seeds.
+PAPER_SETTINGS = "this run differs from the paper's settings: "
+OWN_SETTINGS = (
+    "checked at this run's own settings only with the paper's training recipe (the statement is about the trained "
+    "optimum) and a seed spread: "
+)
+
+
+def not_checkable(differences: list[str], why: str = PAPER_SETTINGS) -> str | None:
+    """The "not checkable" note from the settings that differ (None when none differ); ``why`` opens it
+    (:data:`PAPER_SETTINGS` for a paper-number claim, :data:`OWN_SETTINGS` for an own-settings claim)."""
     if not differences:
         return None
-    return "this run differs from the paper's settings: " + "; ".join(differences)
+    return why + "; ".join(differences)
+
+
+def own_not_checkable(differences: list[str]) -> str | None:
+    """:func:`not_checkable` of an own-settings claim (the differences of :meth:`Scale.own`)."""
+    return not_checkable(differences, OWN_SETTINGS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,19 +404,36 @@ def seed_k(tol: Mapping, count: int, sides: int = 2, family: int = 1) -> float:
 
 def against_paper(claim: Claim, st: Stats, paper: str, tol: Mapping, uncheckable: str | None) -> Claim:
     """Seed mean against a printed paper value: |mean − paper| ≤ k·SE + half a printed unit, k = t(seeds − 1)."""
-    p = float(paper)
+    claim.update(paper_value=paper, paper_value_num=float(paper))
+    return _seed_band(claim, st, float(paper), paper, half_unit(paper), tol, uncheckable)
+
+
+def against_theory(claim: Claim, st: Stats, ref: float, ref_text: str, tol: Mapping, uncheckable: str | None) -> Claim:
+    """Seed mean against a reference from theory at this run's own settings (``ref_text`` says which):
+    |mean − ref| ≤ k·SE, k = t(seeds − 1); the reference is exact, so no printed unit is added."""
+    claim.update(paper_value=ref_text, paper_value_num=float(ref))
+    return _seed_band(claim, st, float(ref), fmt(ref), None, tol, uncheckable)
+
+
+def _seed_band(claim: Claim, st: Stats, ref: float, ref_str: str, half: float | None, tol, uncheckable) -> Claim:
+    """The two-sided seed band of :func:`against_paper` (``half``: half a printed unit) and :func:`against_theory`
+    (``half`` None)."""
     k = seed_k(tol, st.count)
-    margin = k * st.se + half_unit(paper) if np.isfinite(st.se) else math.nan
-    claim.update(paper_value=paper, paper_value_num=p)
-    claim.tol(f"± {fmt(margin, 2)} ({fmt(k, 3)} SE + {fmt(half_unit(paper), 1)})", margin, tol["reason"])
-    claim.alarm(k, st.count - 1, extra=", at most: the half unit lowers it" if half_unit(paper) else "")
-    gap = abs(st.mean - p)
+    margin = k * st.se + (half or 0.0) if np.isfinite(st.se) else math.nan
+    if half is None:
+        reason = f"{tol['reason']}; here the reference is theory at this run's settings (exact: no printed unit)"
+        claim.tol(f"± {fmt(margin, 2)} ({fmt(k, 3)} SE)", margin, reason)
+        claim.alarm(k, st.count - 1)
+    else:
+        claim.tol(f"± {fmt(margin, 2)} ({fmt(k, 3)} SE + {fmt(half, 1)})", margin, tol["reason"])
+        claim.alarm(k, st.count - 1, extra=", at most: the half unit lowers it" if half else "")
+    gap = abs(st.mean - ref)
     if not np.isfinite(margin) and not uncheckable:
         uncheckable = "a single value: no standard error"
     z = gap / st.se if st.se else math.inf
     return claim.decide(
         bool(gap <= margin),
-        f"|{fmt(st.mean)} − {paper}| = {fmt(gap, 2)} > {fmt(margin, 2)} ({fmt(z, 2)} SE)",
+        f"|{fmt(st.mean)} − {ref_str}| = {fmt(gap, 2)} > {fmt(margin, 2)} ({fmt(z, 2)} SE)",
         uncheckable,
     )
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from ..verdict import Claim, Stats, fmt, not_checkable
+from ..verdict import Claim, Stats, fmt, own_not_checkable
 
 #: The tables these claims read (of the depth study, opt-in).
 TABLES = ("depth", "depth_runs", "depth_layers")
@@ -25,10 +25,10 @@ SRC = "trained depth (beyond the paper, §1, §4, App. G.2)"
 
 
 def _diffs(scale, settings, case, family) -> list[str]:
-    """The settings that differ from the paper's for a (case, family) of the depth study."""
+    """What keeps a (case, family) of the depth study from a verdict: comparisons within this run's tables, checked at
+    any task setting with the paper's training recipe and a seed spread (:meth:`icdenoise.verdict.Scale.own`)."""
     seeds = settings.get("depth", {}).get("seeds", [])
-    out = [d for d in scale.fig3(case, family) if not d.startswith("seeds")]
-    return out + scale.too_few_seeds(list(seeds), "depth.seeds")
+    return scale.own(case, family, list(seeds), "depth.seeds")
 
 
 def _ratio(v, se) -> str:
@@ -48,7 +48,7 @@ def claims(tables, settings, scale, tol) -> list[Claim]:
         out += _reproduce(runs, L0, dtol, scale, settings)
     at = summ[summ["L"] == L0]
     for (case, family), g in at.groupby(["case", "family"], sort=False):
-        diffs = not_checkable(_diffs(scale, settings, case, family))
+        diffs = own_not_checkable(_diffs(scale, settings, case, family))
         trained = g[(g["estimator"] == "trained") & (g["K"] > 1)].sort_values(["K", "tied"], ascending=[True, False])
         for r in trained.to_dict("records"):
             name = "tied" if r["tied"] else "untied"
@@ -107,7 +107,9 @@ def _reproduce(runs, L0, dtol, scale, settings) -> list[Claim]:
             c.decide(
                 bool(rel.max() <= float(t["value"])),
                 f"relative difference {fmt(float(rel.max()), 2)} > {fmt(float(t['value']), 2)}",
-                not_checkable([d for d in _diffs(scale, settings, case, family) if not d.startswith("depth.seeds")]),
+                own_not_checkable(
+                    [d for d in _diffs(scale, settings, case, family) if not d.startswith("depth.seeds")]
+                ),
             )
         )
     return out
@@ -139,7 +141,7 @@ def _gmm_hopfield(at, k, tol, scale, settings) -> list[Claim]:
         c.decide(
             bool(d > -k * se),
             f"trained − Hopfield = {fmt(d, 3)} ± {fmt(se, 2)} ({_ratio(d, se)} SE)",
-            not_checkable(_diffs(scale, settings, "gmm", "softmax")),
+            own_not_checkable(_diffs(scale, settings, "gmm", "softmax")),
         )
     ]
 
@@ -164,8 +166,8 @@ def _shrinks_with_L(summ, k, tol, scale, settings) -> list[Claim]:
     )
     c.measured(Stats([d], se=se), f"± {fmt(se, 2)}", f"best gain per L: {by_L}")
     c.tol(f"drop > {fmt(k, 2)} SE", k, tol["k_mc"]["reason"])
-    diffs = [x for x in _diffs(scale, settings, "subspace", "linear") if not x.startswith("L =")]
-    return [c.decide(bool(d > k * se), f"drop {fmt(d, 3)} ± {fmt(se, 2)} ({_ratio(d, se)} SE)", not_checkable(diffs))]
+    diffs = own_not_checkable(_diffs(scale, settings, "subspace", "linear"))
+    return [c.decide(bool(d > k * se), f"drop {fmt(d, 3)} ± {fmt(se, 2)} ({_ratio(d, se)} SE)", diffs)]
 
 
 def _energy_descent(at, layers, L0, dtol, tol, scale, settings) -> list[Claim]:
@@ -205,5 +207,5 @@ def _energy_descent(at, layers, L0, dtol, tol, scale, settings) -> list[Claim]:
             why.append(f"|1 − λ − γ/α| = {fmt(gap, 2)}")
         if not dist <= b:
             why.append(f"distance from a scaled identity {fmt(dist, 3)} > {fmt(b, 2)}")
-        out.append(c.decide(not why, "; ".join(why), not_checkable(_diffs(scale, settings, case, "softmax"))))
+        out.append(c.decide(not why, "; ".join(why), own_not_checkable(_diffs(scale, settings, case, "softmax"))))
     return out

@@ -1,10 +1,14 @@
-"""Gap study (gap_study, beyond the paper): its claims, the gap to Bayes in three parts, the floor against L."""
+"""Gap study (gap_study, beyond the paper): its claims, the gap to Bayes in three parts, the floor against L.
+
+Comparisons within this run's tables (one Monte Carlo Bayes, paired prompts): checked at any task setting, L and
+N with the paper's training recipe and a seed spread (:meth:`icdenoise.verdict.Scale.own`).
+"""
 
 from __future__ import annotations
 
 import math
 
-from ..verdict import Claim, Scale, Stats, fmt, not_checkable, seed_mean, setting_differences
+from ..verdict import Claim, Scale, Stats, fmt, own_not_checkable, seed_mean
 
 #: The tables these claims read (of the gap_study study, opt-in).
 TABLES = ("gap_study", "gap_study_summary")
@@ -59,12 +63,8 @@ def claims(tables, settings, scale: Scale, tol) -> list[Claim]:
             weak.append(f"estimation {fmt(r.est_gap, 3)} ± {fmt(r.est_gap_se, 2)} is not resolved")
         if r.approx_gap < -k * r.approx_gap_se:
             weak.append(f"approximation {fmt(r.approx_gap, 3)} ± {fmt(r.approx_gap_se, 2)} is below Bayes (a bug)")
-        diffs = [d for d in scale.fig3(r.case, r.model) if not d.startswith("seeds")]
-        diffs += setting_differences("gap_study.L", int(r.L), scale.paper["L"]) + setting_differences(
-            "N_ref", int(r.N_ref), scale.paper["n_train"]
-        )
-        diffs += scale.too_few_seeds(list(range(int(r.seeds))), "gap_study.seeds")
-        out.append(c.decide(not weak, "; ".join(weak), not_checkable(diffs)))
+        diffs = scale.own(r.case, r.model, list(range(int(r.seeds))), "gap_study.seeds")
+        out.append(c.decide(not weak, "; ".join(weak), own_not_checkable(diffs)))
     if runs is None:
         return out
     onl = runs[runs["training"] == "online"]
@@ -94,13 +94,12 @@ def claims(tables, settings, scale: Scale, tol) -> list[Claim]:
         )
         c.tol(f"drop > {fmt(k, 2)} SE", k, tol["k_mc"]["reason"])
         c.no_alarm("the data must show the drop (a false pass at zero: 0.13%)")
-        diffs = scale.oracle(case) + setting_differences("train", settings["train"], scale.paper["train"])
-        diffs += scale.too_few_seeds(sorted(set(lo["seed"])), "gap_study.seeds")
+        diffs = scale.recipe(None) + scale.own_seeds(sorted(set(lo["seed"])), "gap_study.seeds")
         out.append(
             c.decide(
                 bool(drop > k * drop_se),
                 f"drop {fmt(drop, 3)} ± {fmt(drop_se, 2)} ({fmt(drop / drop_se if drop_se else math.inf, 2)} SE)",
-                not_checkable(diffs),
+                own_not_checkable(diffs),
             )
         )
     return out

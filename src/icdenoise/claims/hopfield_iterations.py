@@ -1,10 +1,14 @@
-"""Hopfield iterations (hopfield_iterations, beyond the paper, §4): its claims, one step with γ = α is best."""
+"""Hopfield iterations (hopfield_iterations, beyond the paper, §4): its claims, one step with γ = α is best.
+
+A comparison within this run's tables (on its own fresh prompts): checked at any task setting with the paper's
+training recipe and a seed spread (:meth:`icdenoise.verdict.Scale.own`).
+"""
 
 from __future__ import annotations
 
 import math
 
-from ..verdict import Claim, Scale, Stats, fmt, not_checkable
+from ..verdict import Claim, Scale, Stats, fmt, own_not_checkable
 
 #: The tables these claims read (of the hopfield_iterations study).
 TABLES = ("hopfield_iterations",)
@@ -43,7 +47,7 @@ def claims(tables, settings, scale: Scale, tol) -> list[Claim]:
                 bool(delta >= -k * se),
                 f"K = {int(best['K'])}, γ = {fmt(float(best['gamma_over_alpha']), 2)}α beats one step by "
                 f"{fmt(-delta, 3)} ± {fmt(se, 2)} ({fmt(-delta / se if se else math.inf, 2)} SE)",
-                not_checkable(scale.hopfield(case)),
+                own_not_checkable(scale.own(case, "softmax")),
             )
         )
     return out

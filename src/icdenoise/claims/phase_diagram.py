@@ -81,28 +81,26 @@ def _row(statement, r, model, value, se, reference, tolerance, holds, detail) ->
     )
 
 
-def check_points(table, runs, tolerances) -> object:
-    """The per-point checks (CHECK_COLUMNS) from phase_diagram.parquet (``table``) and its runs table.
+def check_points(table, tolerances) -> object:
+    """The per-point checks (CHECK_COLUMNS) from phase_diagram.parquet (``table``: seed means, their SE and seeds).
 
     ``tolerances``: {"seed_rate" (or a fixed "k_seed"), "k_mc", "float_rel", "near_bayes"}, each {"value",
     "reason"}. With ``seed_rate`` a seed mean's band is Student's t at that false-alarm rate for the point's seeds
-    (the claims' rule, verdict.t_k)."""
+    (the claims' rule, verdict.seed_k)."""
     import pandas as pd
 
-    from ..verdict import t_k
+    from ..verdict import seed_k
 
-    seeds = runs.groupby(["case", "point", "model"])["seed"].nunique().to_dict() if runs is not None else {}
     k_mc = float(tolerances["k_mc"]["value"])
     rel = float(tolerances["float_rel"]["value"])
     near = float(tolerances["near_bayes"]["value"])
     out, oracle_done = [], set()
     for r in table.itertuples():
         if r.case == "subspace" and r.model == "linear":
-            m = int(seeds.get((r.case, r.point, r.model), 0))
             k_seed = (
                 float(tolerances["k_seed"]["value"])
                 if "k_seed" in tolerances
-                else t_k(float(tolerances["seed_rate"]["value"]), m - 1)
+                else seed_k(tolerances["seed_rate"], int(r.seeds))
             )
             tol = k_seed * r.alpha_beta_se
             gap = abs(r.alpha_beta - r.gamma_star)

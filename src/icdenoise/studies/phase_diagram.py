@@ -401,15 +401,11 @@ def job_points(config, case: str, block: str) -> list[dict]:
 # ----------------------------------------------------------------------------- gathering
 
 
-def _seed_stats(values) -> tuple[float, float]:
-    v = np.asarray(values, float)
-    return float(v.mean()), float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else float("nan")
-
-
 def summarise(runs, refs):
     """phase_diagram.parquet rows (TABLE_COLUMNS) from the run and reference rows."""
     import pandas as pd
 
+    from ..verdict import Stats
     from ..verdict import seed_mean as _seed_mean
 
     refs = refs.set_index(["case", "point", "model"])
@@ -421,9 +417,8 @@ def summarise(runs, refs):
         bayes, bayes_se = (
             (float(ref["bayes_theory"]), 0.0) if closed else (float(ref["bayes_mc"]), float(ref["bayes_mc_se"]))
         )
-        test, test_se = _seed_stats(g["test_mse"])
+        test, ab = Stats(g["test_mse"]), Stats(g["alpha_beta"])  # seed means and their SE (sd / √seeds)
         fresh, fresh_se = _seed_mean(g["fresh_mse"], g["fresh_se"])
-        ab, ab_se = _seed_stats(g["alpha_beta"])
         out.append(
             dict(
                 case=case,
@@ -431,20 +426,20 @@ def summarise(runs, refs):
                 **settings,
                 model=model,
                 seeds=int(g["seed"].nunique()),
-                test_mse=test,
-                test_se=test_se,
+                test_mse=test.mean,
+                test_se=test.se,
                 fresh_mse=fresh,
                 fresh_se=fresh_se,
                 bayes_mse=bayes,
                 bayes_se=bayes_se,
                 bayes_source="closed form" if closed else "fresh prompts",
-                test_ratio=test / bayes,
+                test_ratio=test.mean / bayes,
                 fresh_ratio=fresh / bayes,
                 abs_alpha=float(g["alpha"].abs().mean()),
                 abs_beta=float(g["beta"].abs().mean()),
                 abs_beta_max=float(g["beta"].abs().max()),
-                alpha_beta=ab,
-                alpha_beta_se=ab_se,
+                alpha_beta=ab.mean,
+                alpha_beta_se=ab.se,
                 **{k: ref[k] for k in REFERENCE_COLUMNS if k not in ("case", "point", "model")},
             )
         )
@@ -478,7 +473,7 @@ def gather_phase_diagram(
     refs = pd.concat([read_table(p, list(REFERENCE_COLUMNS)) for p in ref_paths], ignore_index=True)
     refs = refs.astype(REFERENCE_COLUMNS)
     table = summarise(runs, refs)
-    checks = check_points(table, runs, tolerances)
+    checks = check_points(table, tolerances)
     write_table(table, out_table)
     write_table(runs, out_runs)
     write_table(checks, out_checks)
