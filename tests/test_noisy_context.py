@@ -13,7 +13,7 @@ from icdenoise.studies import noisy_context as nc
 from icdenoise.verdict import FAILED, REPRODUCED, UNCHECKABLE
 from workflow_utils import REPO
 
-TOL = {"k_mc": {"value": 3, "reason": "3 SE"}}
+TOL = {"k_mc": {"value": 3, "reason": "3 SE"}, "seed_rate": {"value": 0.01, "reason": "t band at 1%"}}
 
 
 def _summary(**change) -> pd.DataFrame:
@@ -71,7 +71,7 @@ def test_every_statement_holds_on_a_table_where_it_holds():
             "two_stage_gap_shrinks_with_L",
         )  # fmt: skip
     }
-    assert v["noisy_skip_beats_no_skip"] == UNCHECKABLE
+    assert v["noisy_skip_beats_no_skip"] == UNCHECKABLE  # no trained table: one row, not checkable
     assert nc_claims.claims({}, {}, None, TOL) == []  # study off: no rows
 
 
@@ -315,3 +315,60 @@ def test_train_job_trains_every_variant_and_writes_the_paired_table(tmp_path):
     assert (tr["gain"] - (one - tr["mse"])).abs().max() < 1e-12
     assert {"lam_1", "lam_2", "alpha_2", "beta_2"} <= set(t.columns) and tr[tr["K"] == 1]["lam_2"].isna().all()
     assert (t.loc[t["estimator"] == "bayes", "mse_over_bayes"] == 1.0).all()
+
+
+# ----------------------------------------------------------------------------- the trained networks: claims
+
+
+def _trained_table(skip_gain=(0.024, 0.026, 0.025), depth_gain=(0.010, 0.0105, 0.011), seeds=(0, 1, 2)) -> pd.DataFrame:
+    """A gmm table (K = 1, 2, 3; skip and no skip; 3 seeds) where the skip beats no skip at every K ≥ 2 and depth
+    helps with the skip; ``skip_gain`` / ``depth_gain``: the per-seed values (the same at every K)."""
+    rows = [dict(case="gmm", L=32, estimator=e, K=0, skip=None, seed=-1, mse=m, mse_se=0.001)
+            for e, m in (("bayes", 0.1), ("one_step", 0.3), ("scaled_gaussian", 0.25), ("two_stage", 0.2))]  # fmt: skip
+    for i, s in enumerate(seeds):
+        rows.append(dict(case="gmm", L=32, estimator="trained", K=1, skip=True, seed=s, mse=0.2, mse_se=0.001,
+                         skip_gain=math.nan, skip_gain_se=math.nan, depth_gain=math.nan, depth_gain_se=math.nan))
+        for K in (2, 3):
+            for skip in (True, False):
+                mse = 0.2 - depth_gain[i] + (0 if skip else skip_gain[i])
+                rows.append(dict(case="gmm", L=32, estimator="trained", K=K, skip=skip, seed=s, mse=mse, mse_se=0.001,
+                                 skip_gain=skip_gain[i], skip_gain_se=0.0005, depth_gain=0.2 - mse,
+                                 depth_gain_se=0.0005))  # fmt: skip
+    df = pd.DataFrame(rows)
+    df["skip"] = df["skip"].astype("boolean")
+    return df
+
+
+def _trained_verdicts(table) -> dict:
+    return {c["id"]: c["verdict"] for c in nc_claims.trained_claims(table, TOL)}
+
+
+def test_trained_claims_hold_on_a_table_where_they_hold():
+    assert _trained_verdicts(_trained_table()) == {
+        "noisy_skip_beats_no_skip_gmm": REPRODUCED,
+        "noisy_depth_helps_with_skip_gmm": REPRODUCED,
+    }
+    assert set(_verdicts(_summary())) >= {"noisy_skip_beats_no_skip", "noisy_one_step_gap_persists_gmm"}
+    got = {c["id"]: c["verdict"] for c in nc_claims.claims(
+        {"noisy_context_summary": _summary(), "noisy_context_trained": _trained_table()}, {}, None, TOL)}  # fmt: skip
+    assert got["noisy_skip_beats_no_skip_gmm"] == REPRODUCED and "noisy_skip_beats_no_skip" not in got
+
+
+@pytest.mark.parametrize(
+    ("change", "claim"),
+    [
+        (dict(skip_gain=(-0.02, -0.03, -0.025)), "noisy_skip_beats_no_skip_gmm"),  # no skip wins
+        (dict(skip_gain=(0.03, -0.02, 0.01)), "noisy_skip_beats_no_skip_gmm"),  # within the seeds' spread
+        (dict(depth_gain=(-0.01, -0.012, -0.011)), "noisy_depth_helps_with_skip_gmm"),  # K = 1 wins
+    ],
+)
+def test_each_trained_claim_fails_when_its_statement_does_not_hold(change, claim):
+    v = _trained_verdicts(_trained_table(**change))
+    assert v[claim] == FAILED
+
+
+def test_skip_claim_fails_when_one_depth_does_not_hold():
+    t = _trained_table()
+    bad = (t["K"] == 3) & (t["estimator"] == "trained")
+    t.loc[bad, "skip_gain"] = -0.01
+    assert _trained_verdicts(t)["noisy_skip_beats_no_skip_gmm"] == FAILED
