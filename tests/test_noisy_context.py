@@ -326,8 +326,22 @@ def _trained_table(skip_gain=(0.024, 0.026, 0.025), depth_gain=(0.010, 0.0105, 0
     rows = [dict(case="gmm", L=32, estimator=e, K=0, skip=None, seed=-1, mse=m, mse_se=0.001)
             for e, m in (("bayes", 0.1), ("one_step", 0.3), ("scaled_gaussian", 0.25), ("two_stage", 0.2))]  # fmt: skip
     for i, s in enumerate(seeds):
-        rows.append(dict(case="gmm", L=32, estimator="trained", K=1, skip=True, seed=s, mse=0.2, mse_se=0.001,
-                         skip_gain=math.nan, skip_gain_se=math.nan, depth_gain=math.nan, depth_gain_se=math.nan))
+        rows.append(
+            dict(
+                case="gmm",
+                L=32,
+                estimator="trained",
+                K=1,
+                skip=True,
+                seed=s,
+                mse=0.2,
+                mse_se=0.001,
+                skip_gain=math.nan,
+                skip_gain_se=math.nan,
+                depth_gain=math.nan,
+                depth_gain_se=math.nan,
+            )
+        )
         for K in (2, 3):
             for skip in (True, False):
                 mse = 0.2 - depth_gain[i] + (0 if skip else skip_gain[i])
