@@ -258,7 +258,7 @@ def _trained_config(**trained):
     cfg.update(n=5, n_train=24, n_test=8)
     cfg["cases"] = {"gmm": dict(GMM, epochs=6)}
     cfg["train"] = dict(cfg["train"], batch_size=8)
-    cfg["noisy_context"]["trained"].update(dict(layers=[1, 2], seeds=[0, 1], L=9, **trained))
+    cfg["noisy_context"]["trained"].update({**dict(layers=[1, 2], seeds=[0, 1], L=9, epochs=4), **trained})
     return cfg
 
 
@@ -271,11 +271,12 @@ def test_plan_every_variant_and_seed_with_the_uniform_seeds_and_a_noisy_context(
         (1, True, 0), (1, True, 1), (2, True, 0), (2, True, 1), (2, False, 0), (2, False, 1)
     ]  # fmt: skip
     assert {r.settings["sigma_c2"] for r in runs} == {GMM["sigma_z2"]} and {r.settings["L"] for r in runs} == {9}
-    assert {r.settings["epochs"] for r in runs} == {6}  # the case's (Figure 3) epochs
     assert len({r.train_seed for r in runs}) == len(runs)  # every run its own initial weights
     assert {r.seed: r.data_seed for r in runs} == {r.seed: r.data_seed for r in runs[:2]}  # data per seed, shared
     assert runs[0].seeds["data"] == rl.job_seed(cfg, "noisy_context", "data", "gmm", 9, 0)  # the uniform recipe
-    assert {r.settings["epochs"] for r in rl.plan_runs(_trained_config(epochs=3), "noisy_context", case="gmm")} == {3}
+    assert {r.settings["epochs"] for r in runs} == {4} and {r.settings["n_train"] for r in runs} == {24}
+    other = rl.plan_runs(_trained_config(epochs=None, n_train=40), "noisy_context", case="gmm")
+    assert {(r.settings["epochs"], r.settings["n_train"]) for r in other} == {(6, 40)}  # null: the case's epochs
 
 
 def test_the_run_layer_samples_noisy_context_only_where_settings_ask():

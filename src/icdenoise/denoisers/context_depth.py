@@ -57,10 +57,15 @@ def check_options(options: dict) -> dict:
 
 
 def attend(Yq: torch.Tensor, Y: torch.Tensor, W_KQ: torch.Tensor, W_PV: torch.Tensor) -> torch.Tensor:
-    """W_PV Y softmax(Yᵀ W_KQ q) for every query row q of Yq (A, B, M, n) over the keys Y (A, B, L, n): (A, B, M, n)."""
-    k = Yq @ W_KQ.transpose(-1, -2)[:, None]  # (A, B, M, n): W_KQ q per query
-    a = torch.softmax(k @ Y.transpose(-1, -2), dim=-1)  # (A, B, M, L): Eq. 12's weights over the context
-    return (a @ Y) @ W_PV.transpose(-1, -2)[:, None]  # (A, B, M, n)
+    """W_PV Y softmax(Yᵀ W_KQ q) for every query row q of Yq (A, B, M, n) over the keys Y (A, B, L, n): (A, B, M, n).
+
+    Members' weights W (A, n, n) act on all their B·M rows in one product; the attention is per prompt."""
+    A, B, M, n = Yq.shape
+    Yp = Y.reshape(A * B, Y.shape[2], n)  # (A·B, L, n)
+    k = torch.bmm(Yq.reshape(A, B * M, n), W_KQ.transpose(1, 2)).reshape(A * B, M, n)  # W_KQ q per query
+    a = torch.softmax(torch.bmm(k, Yp.transpose(1, 2)), dim=-1)  # (A·B, M, L): Eq. 12's weights over the context
+    v = torch.bmm(a, Yp).reshape(A, B * M, n)  # (A, B·M, n)
+    return torch.bmm(v, W_PV.transpose(1, 2)).reshape(A, B, M, n)
 
 
 class ContextDepthSoftmax(Model):

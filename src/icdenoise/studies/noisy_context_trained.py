@@ -40,14 +40,15 @@ def variants(config) -> list[dict]:
 
 def settings(config, case: str) -> dict:
     """A trained run's settings: the case's Figure 3 settings at ``trained.L``, noisy context σ_c² =
-    sigma_c2_factor · σ_Z², ``trained.epochs`` where set."""
+    sigma_c2_factor · σ_Z², ``trained.epochs`` and ``trained.n_train`` where set."""
     from ..runs import case_settings
 
     nc = config["noisy_context"]
     tr = nc["trained"]
     s = {**case_settings(config, case), "L": int(tr["L"]), "progress": False}
-    if tr.get("epochs") is not None:
-        s["epochs"] = int(tr["epochs"])
+    for key in ("epochs", "n_train"):
+        if tr.get(key) is not None:
+            s[key] = int(tr[key])
     s["eval_every"] = s["epochs"]  # the final exact MSEs only (no curves are drawn)
     s["sigma_c2"] = float(nc["sigma_c2_factor"]) * float(s["case_params"]["sigma_z2"])
     return s
