@@ -213,7 +213,12 @@ def trained_claims(trained, tol) -> list[Claim]:
             out.append(c.decide(False, "", "needs K ≥ 2 with and without the skip and at least 2 seeds"))
         else:
             k = t_k(float(rate["value"]), S - 1, sides=1, family=len(Ks))
-            worst = min(Ks, key=lambda K: per_K[K].mean - k * per_K[K].se)
+            worst = min(
+                Ks,
+                key=lambda K: (
+                    per_K[K].mean / per_K[K].se if per_K[K].se > 0 else math.copysign(math.inf, per_K[K].mean)
+                ),
+            )
             st = per_K[worst]
             c.measured(
                 st,
