@@ -99,7 +99,7 @@ def test_initial_weights_are_the_paper_draws_in_the_fused_layout(name):
     W_KQ, W_PV = init_weights(n, torch.Generator().manual_seed(3))
     assert list(params)[:2] == ["W_KQ", "W_PV"]
     # a depth model (default options: one layer) holds its weight sets along a leading axis: here one set
-    lead = (1,) if name.startswith("depth_") else ()
+    lead = (1,) if "depth_" in name else ()
     assert params["W_KQ"].shape == (*lead, n, n)
     assert torch.equal(params["W_KQ"].reshape(n, n), W_KQ) and torch.equal(params["W_PV"].reshape(n, n), W_PV)
     flat = m.flatten(params)

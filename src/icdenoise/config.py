@@ -201,6 +201,12 @@ def _noisy_relation_errors(config: dict) -> list[str]:
     bounds = nc.get("beta_factors")
     if isinstance(bounds, list) and len(bounds) == 2 and not 0 < bounds[0] < bounds[1]:
         out.append(f"config key 'noisy_context.beta_factors' = {bounds} must be [low, high] with 0 < low < high")
+    layers = (nc.get("trained") or {}).get("layers") if isinstance(nc.get("trained"), dict) else None
+    if isinstance(layers, list) and 1 not in layers:
+        out.append(
+            f"config key 'noisy_context.trained.layers' = {layers} must contain 1 (the one-layer network each deeper "
+            "one is compared with)"
+        )
     return out
 
 
@@ -529,7 +535,7 @@ def follow_settings(config: dict) -> list[str]:
     - ``context_sweep.models`` keeps only models in ``models``; none left, or no subspace case: off.
     - ``hopfield_iterations`` and ``alpha_beta_landscape`` mark trained points only with softmax runs.
     - ``gap_study.runs`` (opt-in) keeps only cases in ``cases`` and models in ``models``.
-    - ``noisy_context.cases`` (opt-in) keeps only cases in ``cases``.
+    - ``noisy_context.cases`` and ``noisy_context.trained.cases`` (opt-in) keep only cases in ``cases``.
     - ``phase_diagram.grids`` (opt-in) keeps only cases in ``cases``.
     """
     notes = []
@@ -587,6 +593,8 @@ def follow_settings(config: dict) -> list[str]:
     nc = config.get("noisy_context")
     if isinstance(nc, dict) and isinstance(nc.get("cases"), list):  # opt-in: silently, like the gap study
         nc["cases"] = [c for c in nc["cases"] if c in cases]
+    if isinstance(nc, dict) and isinstance(nc.get("trained"), dict) and isinstance(nc["trained"].get("cases"), list):
+        nc["trained"]["cases"] = [c for c in nc["trained"]["cases"] if c in cases]
     gs = config.get("gap_study")
     if isinstance(gs, dict) and isinstance(gs.get("runs"), dict):
         # the opt-in gap study trains only cases and models this config has (silently: it is not built

@@ -14,8 +14,9 @@ scaled identity (α-β grids have their own vectorised code in ``landscape``).
 Registry. Each model is a class in :mod:`icdenoise.denoisers` (interface: ``denoisers.base.Model``: its
 parameters, torch forward pass, optionally hand-written gradients and fused CPU kernels, what it keeps of a
 context, its weight summary). :data:`REGISTRY` names them; adding a model is its module plus one line here.
-A model may take options (the depth models: ``layers``, ``tied``, ``residual``, ``lam_init``): one registered name
-is one family of models, its options pick the member (:func:`get` ``(name, options)``; a run carries them as
+A model may take options (the depth models: ``layers``, ``tied``, ``residual``, ``lam_init``; the noisy-context
+model ``context_depth_softmax``: ``layers``, ``skip``, ...): one registered name is one family of models, its
+options pick the member (:func:`get` ``(name, options)``; a run carries them as
 ``settings["model_options"]``, ``TrainConfig.model_options``), so the registry stays a short list of names.
 Every list of model names follows: :data:`MODELS`, ``api.MODEL_NAMES``, the CLI's ``--model``,
 ``TrainConfig``, and the config schema's ``models`` enum (a test asserts it equals :data:`MODELS`).
@@ -35,6 +36,7 @@ REGISTRY: dict[str, object] = {
     "linear_residual": "linear_residual:ResidualLinearAttention",  # Eq. 11 + λ x̃ (beyond the paper)
     "depth_linear": "depth:DepthLinear",  # K layers of Eq. 11 on the query stream (depth study; options)
     "depth_softmax": "depth:DepthSoftmax",  # K layers of Eq. 12 on the query stream (depth study; options)
+    "context_depth_softmax": "context_depth:ContextDepthSoftmax",  # K layers of Eq. 12 on noisy context (options)
 }
 #: The registered models (the config schema's ``models`` enum, the CLI's choices, api.MODEL_NAMES).
 MODELS = tuple(REGISTRY)

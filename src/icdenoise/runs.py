@@ -64,10 +64,11 @@ class RunSpec:
 
     ``settings``: ``n, L, epochs, n_train, n_test, case_params`` and ``train`` (batch_size, lr, lr_milestones,
     lr_gamma), optionally ``model_options`` (the model's options, :func:`icdenoise.models.get`), ``eval_every``,
-    ``pool`` (prompts in the dataset, default n_train + n_test), ``train_stop`` (train on prompts [0, train_stop),
-    default n_train), ``test_start`` (test on [test_start, pool), default n_train) and ``online`` ({"prompts": per
-    epoch, "sampler"}: fresh training prompts every epoch, then
-    n_test held-out prompts of their own). ``tags`` name the run within its study ({"L": 500}, {"N": 800});
+    ``pool`` (prompts in the dataset, default n_train + n_test), ``sigma_c2`` (a noisy context Y = X + Z of that
+    variance in training and test prompts, :mod:`icdenoise.noisy_tasks`; absent: the clean context), ``train_stop``
+    (train on prompts [0, train_stop), default n_train), ``test_start`` (test on [test_start, pool), default
+    n_train) and ``online`` ({"prompts": per epoch, "sampler"}: fresh training prompts every epoch, then n_test
+    held-out prompts of their own). ``tags`` name the run within its study ({"L": 500}, {"N": 800});
     ``data_index`` is the dataset a seed uses (its own, or a shared one); ``data_key`` what identifies its dataset
     in the uniform seed recipe (default (data_index,)); ``data_path`` a prompt file that holds it.
     """
@@ -188,6 +189,18 @@ class Record:
         return self.result.arrays()
 
 
+def sample_settings_prompts(case: str, num_prompts: int, seed: int, settings: Mapping):
+    """``num_prompts`` prompts of a run's settings: clean (:func:`tasks.sample_prompts`), or with ``settings
+    ["sigma_c2"]`` set a noisy context Y = X + Z, Z ~ N(0, σ_c² I) (:func:`noisy_tasks.sample_noisy_prompts`)."""
+    from .noisy_tasks import sample_noisy_prompts
+    from .tasks import sample_prompts
+
+    n, L, cp = int(settings["n"]), int(settings["L"]), dict(settings["case_params"])
+    if settings.get("sigma_c2") is None:
+        return sample_prompts(case, int(num_prompts), int(seed), n=n, L=L, **cp)
+    return sample_noisy_prompts(case, int(num_prompts), int(seed), n, L, sigma_c2=float(settings["sigma_c2"]), **cp)
+
+
 class _Datasets:
     """The prompts of a chunk of runs, each dataset sampled (or read) once and shared by the runs that use it."""
 
@@ -196,7 +209,6 @@ class _Datasets:
 
     def get(self, run: Run):
         from .io import load_prompts
-        from .tasks import sample_prompts
 
         s = run.settings
         if run.data_path:
@@ -206,10 +218,10 @@ class _Datasets:
             return self._cache[key]
         pool = int(s.get("pool") or s["n_train"] + s["n_test"])
         key = (run.case, int(s["n"]), int(s["L"]), pool, run.data_seed, repr(sorted(s["case_params"].items())))
+        if s.get("sigma_c2") is not None:  # noisy context (noisy_tasks): its own datasets; absent, nothing changes
+            key += ("sigma_c2", float(s["sigma_c2"]))
         if key not in self._cache:
-            self._cache[key] = sample_prompts(
-                run.case, pool, run.data_seed, n=int(s["n"]), L=int(s["L"]), **s["case_params"]
-            )
+            self._cache[key] = sample_settings_prompts(run.case, pool, run.data_seed, s)
         return self._cache[key]
 
 
@@ -234,6 +246,8 @@ def _member(run: Run, datasets: _Datasets, *, device: str, threads: int, progres
     )
     n, L, case_params = int(s["n"]), int(s["L"]), dict(s["case_params"])
     if run.online:
+        if s.get("sigma_c2") is not None:
+            raise ValueError(f"{run.label}: settings sigma_c2 (noisy context) is not supported for online runs")
         o = s["online"]
         stream = OnlinePrompts(run.case, n, L, case_params, run.data_seed, int(o["prompts"]), o.get("sampler", "numpy"))
         test = sample_prompts(run.case, int(s["n_test"]), int(run.seeds["test"]), n=n, L=L, **case_params)

@@ -45,7 +45,10 @@ STUDY_TABLES = {
     "dam_energy": ("hopfield_trajectories",),
     "hopfield_iterations": ("hopfield_iterations",),
     "gap_study": ("gap_study", "gap_study_summary"),  # opt-in (gap_study.enabled)
-    "noisy_context": ("noisy_context_summary",),  # opt-in (noisy_context.enabled)
+    "noisy_context": (
+        "noisy_context_summary",
+        "noisy_context_trained",
+    ),  # opt-in (noisy_context.enabled)
     "phase_diagram": (
         "phase_diagram_summary",
         "phase_diagram_checks",

@@ -1,7 +1,8 @@
 """Noisy context (noisy_context, beyond the paper): MSE / Bayes against K, σ_Z² and L; best horizon; the 1-D panel.
 
 Rows: against K (per case), against σ_Z², against L, then the best horizon K·η against σ_Z² and the follow-up's
-one-dimensional illustration (particles before and after Stage 1).
+one-dimensional illustration (particles before and after Stage 1), then the trained networks against their depth K
+(per case, with and without the long-range skip; seed mean ± one SE, with the one-step and best two-stage lines).
 """
 
 from __future__ import annotations
@@ -92,12 +93,46 @@ def _illustration_panel(ax, ill):
     ax.legend(fontsize=6, loc="center left")
 
 
-def plot_noisy_context(table, summary, illustration, out_pdf, out_png) -> None:
-    """The noisy-context figure from noisy_context{,_summary,_illustration}.parquet."""
+def _trained_panel(ax, tr, case):
+    """MSE / Bayes of the trained networks against K: skip and no skip (K = 1 is one model), seed mean ± SE."""
+    import numpy as np
+    import pandas as pd
+
+    g = tr[tr["case"] == case]
+    net = g[g["estimator"] == "trained"]
+    one = net[net["K"] == 1]
+    for skip, color, label in ((True, "tab:blue", "with long-range skip"), (False, "tab:purple", "without skip")):
+        sub = pd.concat([one, net[(net["K"] > 1) & (net["skip"] == skip)]], ignore_index=True)
+        st = sub.groupby("K")["mse_over_bayes"].agg(["mean", "std", "count"])
+        se = st["std"].fillna(0.0) / np.sqrt(st["count"])
+        ax.plot(st.index, st["mean"], color=color, marker="o", ms=3, lw=1.2, label=label)
+        ax.fill_between(st.index, st["mean"] - se, st["mean"] + se, color=color, alpha=0.2, lw=0)
+    two = g[g["estimator"] == "two_stage"].iloc[0]
+    for name, color, ls, label in (
+        ("one_step", "tab:red", "-", "one step (noise bandwidth)"),
+        ("two_stage", "tab:green", "-.", f"best two stage (K = {int(two['steps'])}, η = {two['eta']:g})"),
+    ):
+        ax.axhline(
+            float(g.loc[g["estimator"] == name, "mse_over_bayes"].iloc[0]), color=color, ls=ls, lw=1, label=label
+        )
+    ax.axhline(1.0, color="black", ls="--", lw=1, label="Bayes")
+    Ks = sorted(set(net["K"]))
+    ax.set_xticks(Ks, [str(k) for k in Ks])
+    ax.set_xlabel("trained layers K")
+    ax.set_ylabel("MSE / Bayes")
+    ax.set_title(f"{CASE_TITLES[case]}: trained networks, L = {int(g['L'].iloc[0])}", fontsize=9)
+    ax.legend(fontsize=6)
+
+
+def plot_noisy_context(table, summary, illustration, out_pdf, out_png, trained=None) -> None:
+    """The noisy-context figure from noisy_context{,_summary,_illustration,_trained}.parquet."""
     tab, summ, ill = read_table(table), read_table(summary), read_table(illustration)
+    tr = read_table(trained) if trained is not None else None
     cases = [c for c in CASE_TITLES if c in set(tab["case"])]
-    ncol = max(3, len(cases))
-    fig, axes = plt.subplots(4, ncol, figsize=(4.2 * ncol, 14), squeeze=False)
+    tr_cases = [c for c in CASE_TITLES if tr is not None and "estimator" in tr and c in set(tr["case"])]
+    ncol = max(3, len(cases), len(tr_cases))
+    rows = 5 if tr_cases else 4
+    fig, axes = plt.subplots(rows, ncol, figsize=(4.2 * ncol, 3.5 * rows), squeeze=False)
     for j, case in enumerate(cases):
         _k_panel(axes[0, j], tab, case)
         _sweep_panel(axes[1, j], summ, case, "sigma", "sigma_z2")
@@ -110,5 +145,11 @@ def plot_noisy_context(table, summary, illustration, out_pdf, out_png) -> None:
     for ax in axes[3, 1:]:
         ax.remove()
     _illustration_panel(fig.add_subplot(gs[3, 1:]), ill)
+    if tr_cases:
+        for j in range(ncol):
+            if j < len(tr_cases):
+                _trained_panel(axes[4, j], tr, tr_cases[j])
+            else:
+                axes[4, j].axis("off")
     fig.tight_layout()
     save_figure(fig, out_pdf, out_png)

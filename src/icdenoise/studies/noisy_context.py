@@ -93,37 +93,56 @@ def _row(case, sweep, sz, sc, L, estimator, err, bayes, one, **extra) -> dict:
     return row
 
 
-def evaluate_point(case, case_params, n, L, sigma_z2, sigma_c2, *, prompts, fit_prompts, hs, etas, K_max, beta_bounds,
-                   seed, sweep) -> list[dict]:  # fmt: skip
-    """Every estimator at one (σ_Z², L) on ``prompts`` fresh noisy prompts: rows of :data:`COLUMNS`."""
+def point_errors(case, b, fit, sigma_z2, *, hs, etas, K_max, beta_bounds) -> dict:
+    """Per-prompt MSEs of every training-free estimator on the noisy prompts ``b`` (the scaled kernel fitted on
+    ``fit``): {"bayes", "one_step", "clean_one_step", "scaled_gaussian": (B,), "alpha", "beta", "h_values",
+    "grid": (nh, nη, K+1, B) two-stage}."""
     import torch
 
     from .. import particles as pt
-    from ..noisy_tasks import sample_noisy_prompts
 
-    params = dict(case_params, sigma_z2=sigma_z2)
-    b = sample_noisy_prompts(case, prompts, derive_seed(seed, "fresh"), n, L, sigma_c2=sigma_c2, **params)
-    fit = sample_noisy_prompts(case, fit_prompts, derive_seed(seed, "fit"), n, L, sigma_c2=sigma_c2, **params)
+    n = b.x_target.shape[-1]
     bayes = mse_per_component(oracle_predictions(case, b.x_query, b.task, b.params)["bayes"], b.x_target)
     x = torch.as_tensor(b.x_target, dtype=torch.float64)
 
     def err(est):
         return (((est.double() - x) ** 2).sum(-1) / n).numpy()
 
-    at = (case, sweep, sigma_z2, sigma_c2, L)
-    one = err(pt.one_step(b.X, b.x_query, sigma_z2))
-    rows = [_row(*at, "bayes", bayes, bayes, one), _row(*at, "one_step", one, bayes, one)]
-    rows.append(_row(*at, "clean_one_step", err(pt.one_step(b.task["X_clean"], b.x_query, sigma_z2)), bayes, one))
+    out = dict(bayes=bayes, one_step=err(pt.one_step(b.X, b.x_query, sigma_z2)))
+    out["clean_one_step"] = err(pt.one_step(b.task["X_clean"], b.x_query, sigma_z2))
     lo, hi = (f / sigma_z2 for f in beta_bounds)
     best = pt.optimal_scaled_gaussian(fit.X, fit.x_query, fit.x_target, (lo, hi))
-    e = pt.scaled_gaussian_errors(b.X, b.x_query, b.x_target, best["alpha"], best["beta"])
-    rows.append(_row(*at, "scaled_gaussian", e, bayes, one, alpha=best["alpha"], beta=best["beta"]))
-    h_values = [f * sigma_z2 for f in hs]
-    grid = pt.two_stage_grid(b.X, b.x_query, b.x_target, sigma_z2, h_values, etas, K_max)  # (nh, nη, K+1, B)
-    for i, h in enumerate(h_values):
+    out["scaled_gaussian"] = pt.scaled_gaussian_errors(b.X, b.x_query, b.x_target, best["alpha"], best["beta"])
+    out.update(alpha=best["alpha"], beta=best["beta"], h_values=[f * sigma_z2 for f in hs])
+    out["grid"] = pt.two_stage_grid(b.X, b.x_query, b.x_target, sigma_z2, out["h_values"], etas, K_max)
+    return out
+
+
+def point_prompts(case, case_params, n, L, sigma_z2, sigma_c2, *, prompts, fit_prompts, seed):
+    """The fresh noisy prompts of one (σ_Z², L) point and the separate ones the scaled kernel is fitted on."""
+    from ..noisy_tasks import sample_noisy_prompts
+
+    params = dict(case_params, sigma_z2=sigma_z2)
+    b = sample_noisy_prompts(case, prompts, derive_seed(seed, "fresh"), n, L, sigma_c2=sigma_c2, **params)
+    fit = sample_noisy_prompts(case, fit_prompts, derive_seed(seed, "fit"), n, L, sigma_c2=sigma_c2, **params)
+    return b, fit
+
+
+def evaluate_point(case, case_params, n, L, sigma_z2, sigma_c2, *, prompts, fit_prompts, hs, etas, K_max, beta_bounds,
+                   seed, sweep) -> list[dict]:  # fmt: skip
+    """Every estimator at one (σ_Z², L) on ``prompts`` fresh noisy prompts: rows of :data:`COLUMNS`."""
+    b, fit = point_prompts(case, case_params, n, L, sigma_z2, sigma_c2, prompts=prompts, fit_prompts=fit_prompts,
+                           seed=seed)  # fmt: skip
+    e = point_errors(case, b, fit, sigma_z2, hs=hs, etas=etas, K_max=K_max, beta_bounds=beta_bounds)
+    bayes, one = e["bayes"], e["one_step"]
+    at = (case, sweep, sigma_z2, sigma_c2, L)
+    rows = [_row(*at, "bayes", bayes, bayes, one), _row(*at, "one_step", one, bayes, one)]
+    rows.append(_row(*at, "clean_one_step", e["clean_one_step"], bayes, one))
+    rows.append(_row(*at, "scaled_gaussian", e["scaled_gaussian"], bayes, one, alpha=e["alpha"], beta=e["beta"]))
+    for i, h in enumerate(e["h_values"]):
         for j, eta in enumerate(etas):
             for k in range(K_max + 1):
-                rows.append(_row(*at, "two_stage", grid[i, j, k], bayes, one, h=h, eta=float(eta), K=k))
+                rows.append(_row(*at, "two_stage", e["grid"][i, j, k], bayes, one, h=h, eta=float(eta), K=k))
     return rows
 
 
@@ -242,3 +261,11 @@ def gather_noisy_context(paths, out_table, out_summary, out_illustration, *, ill
         log.info("%s %s sz %.3g L %d: one %.3f scaled %.3f two-stage %.3f (h %.3g eta %.2f K %d) clean %.3f", r.case,
                  r.sweep, r.sigma_z2, r.L, r.one_step_ratio, r.scaled_gaussian_ratio, r.two_stage_ratio, r.best_h,
                  r.best_eta, r.best_K, r.clean_one_step_ratio)  # fmt: skip
+
+
+def wanted_runs(config, **selection) -> list:
+    """The trained part's runs (``noisy_context.trained``, :func:`noisy_context_trained.wanted_runs`): the run
+    layer's :func:`icdenoise.runs.plan_runs` asks the study module for them."""
+    from .noisy_context_trained import wanted_runs as trained_runs
+
+    return trained_runs(config, **selection)
