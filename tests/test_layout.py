@@ -106,6 +106,20 @@ def test_readme_layout_table_lists_every_study_once():
     assert [(c[0], c[1]) for c in cells] == expected
 
 
+def test_readme_step_table_names_every_rule():
+    """The README's "What is computed" table names every rule of the workflow (in its first column), and no other."""
+    import re
+
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("\n## What is computed\n") :]
+    table = next(block for block in section.split("\n\n") if block.startswith("| step (rule) |")).splitlines()[2:]
+    named = {name for row in table for name in re.findall(r"`([a-z_0-9]+)`", row.strip("|").split("|")[0])}
+    texts = [p.read_text() for p in [REPO / "Snakefile", *sorted(RULES.glob("*.smk"))]]
+    rules = {m for text in texts for m in re.findall(r"^(?:rule|checkpoint) ([a-z_0-9]+):", text, re.M)}
+    assert rules - named == set(), f"rules missing from the README's step table: {sorted(rules - named)}"
+    assert named - rules == set(), f"the README's step table names no such rule: {sorted(named - rules)}"
+
+
 def test_the_verdict_reads_tables_of_listed_studies_only():
     """claims.smk's STUDY_TABLES (which tables the claims read) names studies of the list."""
     text = (RULES / "claims.smk").read_text()
