@@ -10,7 +10,7 @@ trainer differentiates :meth:`Model.forward` with autograd (:meth:`Model.torch_g
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -221,3 +221,47 @@ class PaperModel(KQPVModel):
 
     def fused_weights(self, W: np.ndarray, n: int) -> np.ndarray:
         return W.reshape(W.shape[0], 2, n, n)
+
+
+def check_options(options: Mapping, spec: Mapping, model: str) -> dict:
+    """``options`` with the defaults of ``spec`` (option -> (type, default)) filled in; a ValueError names an
+    unknown key or a bad value ("<model> model option <key> must be ...")."""
+    unknown = sorted(set(options) - set(spec))
+    if unknown:
+        raise ValueError(f"unknown {model} model option(s) {', '.join(unknown)}; allowed: {', '.join(spec)}")
+    out = {}
+    for key, (kind, default) in spec.items():
+        v = options.get(key, default)
+        if kind is bool and not isinstance(v, (bool, np.bool_)):
+            raise ValueError(f"{model} model option {key} must be a boolean, got {v!r}")
+        if kind is int and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or int(v) < 1):
+            raise ValueError(f"{model} model option {key} must be an integer >= 1, got {v!r}")
+        if kind is float and (isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v)):
+            raise ValueError(f"{model} model option {key} must be a finite number, got {v!r}")
+        out[key] = kind(v)
+    return out
+
+
+class LayeredModel(Model):
+    """A model with one (W_KQ, W_PV, λ) per weight set: W_KQ, W_PV (T, n, n) and lam (T,) (the multi-layer models)."""
+
+    #: the number of the first weight set in :meth:`summary`'s keys (``lam_0`` or ``lam_1``, ...)
+    first_set = 0
+
+    def alpha_beta(self, p):
+        """(A, 2): α, β averaged over the weight sets (the curves; :meth:`summary` gives them per set)."""
+        W = torch.stack((p["W_KQ"], p["W_PV"]), 1)  # (A, 2, T, n, n)
+        ab = torch.diagonal(W, dim1=-2, dim2=-1).double().mean((-1, -2)).cpu().numpy()  # (A, 2): β, α
+        return ab[:, ::-1]
+
+    def summary(self, params):
+        """Per weight set t: lam_t, alpha_t, beta_t, dist_KQ_t, dist_PV_t; and their means as alpha, beta, ..."""
+        out, per = {}, []
+        for t in range(np.asarray(params["lam"]).shape[0]):
+            s = weight_summary(torch.as_tensor(params["W_KQ"][t]), torch.as_tensor(params["W_PV"][t]))
+            s["lam"] = float(np.asarray(params["lam"])[t])
+            per.append(s)
+            out.update({f"{k}_{t + self.first_set}": v for k, v in s.items()})
+        for k in per[0]:
+            out[k] = float(np.mean([s[k] for s in per]))
+        return out

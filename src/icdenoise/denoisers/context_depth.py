@@ -23,10 +23,10 @@ Torch forward only: the trainer differentiates it by autograd.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from .base import Model, Param, uniform, weight_summary
+from . import base
+from .base import LayeredModel, Param, uniform
 
 #: option -> (type, default); :func:`check_options` names a bad one
 OPTIONS = {
@@ -40,20 +40,7 @@ OPTIONS = {
 
 def check_options(options: dict) -> dict:
     """The model options with defaults filled in; a ValueError names an unknown key or a bad value."""
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise ValueError(f"unknown context_depth model option(s) {', '.join(unknown)}; allowed: {', '.join(OPTIONS)}")
-    out = {}
-    for key, (kind, default) in OPTIONS.items():
-        v = options.get(key, default)
-        if kind is bool and not isinstance(v, (bool, np.bool_)):
-            raise ValueError(f"context_depth model option {key} must be a boolean, got {v!r}")
-        if kind is int and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or int(v) < 1):
-            raise ValueError(f"context_depth model option {key} must be an integer >= 1, got {v!r}")
-        if kind is float and (isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v)):
-            raise ValueError(f"context_depth model option {key} must be a finite number, got {v!r}")
-        out[key] = kind(v)
-    return out
+    return base.check_options(options, OPTIONS, "context_depth")
 
 
 def attend(Yq: torch.Tensor, Y: torch.Tensor, W_KQ: torch.Tensor, W_PV: torch.Tensor) -> torch.Tensor:
@@ -68,11 +55,12 @@ def attend(Yq: torch.Tensor, Y: torch.Tensor, W_KQ: torch.Tensor, W_PV: torch.Te
     return torch.bmm(v, W_PV.transpose(1, 2)).reshape(A, B, M, n)
 
 
-class ContextDepthSoftmax(Model):
+class ContextDepthSoftmax(LayeredModel):
     """K softmax layers (Eq. 12) that refine the noisy context, then a readout from x̃ or the carried query."""
 
     name = "context_depth_softmax"
     context = "X"  # the tokens as (L, n) per prompt
+    first_set = 1  # summary keys lam_1, alpha_1, ... for layer 1
 
     def __init__(self, **options):
         o = check_options(options)
@@ -102,21 +90,3 @@ class ContextDepthSoftmax(Model):
                 Y, s = T[:, :, :-1], T[:, :, -1:]
         lam = p["lam"][:, -1].reshape(A, 1, 1, 1)
         return (lam * s + attend(s, Y, p["W_KQ"][:, -1], p["W_PV"][:, -1])).squeeze(2)  # (A, B, n)
-
-    def alpha_beta(self, p):
-        """(A, 2): α, β averaged over the layers (the curves; :meth:`summary` gives them per layer)."""
-        W = torch.stack((p["W_KQ"], p["W_PV"]), 1)  # (A, 2, K, n, n)
-        ab = torch.diagonal(W, dim1=-2, dim2=-1).double().mean((-1, -2)).cpu().numpy()  # (A, 2): β, α
-        return ab[:, ::-1]
-
-    def summary(self, params):
-        """Per layer k = 1..K: lam_k, alpha_k, beta_k, dist_KQ_k, dist_PV_k; and their means as alpha, beta, ..."""
-        out, per = {}, []
-        for k in range(self.K):
-            s = weight_summary(torch.as_tensor(params["W_KQ"][k]), torch.as_tensor(params["W_PV"][k]))
-            s["lam"] = float(np.asarray(params["lam"])[k])
-            per.append(s)
-            out.update({f"{name}_{k + 1}": v for name, v in s.items()})
-        for name in per[0]:
-            out[name] = float(np.mean([s[name] for s in per]))
-        return out

@@ -15,10 +15,10 @@ on the CPU the softmax family runs the fused kernels of :mod:`icdenoise.kernels_
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from .base import Model, Param, uniform, weight_summary
+from . import base
+from .base import LayeredModel, Param, uniform
 
 #: option -> (type, default); :meth:`DepthAttention.__init__` checks them and names a bad one
 OPTIONS = {"layers": (int, 1), "tied": (bool, True), "residual": (bool, True), "lam_init": (float, 0.0)}
@@ -26,21 +26,10 @@ OPTIONS = {"layers": (int, 1), "tied": (bool, True), "residual": (bool, True), "
 
 def check_options(options: dict) -> dict:
     """The model options with defaults filled in; a ValueError names an unknown key or a bad value."""
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise ValueError(f"unknown depth model option(s) {', '.join(unknown)}; allowed: {', '.join(OPTIONS)}")
-    out = {}
-    for key, (kind, default) in OPTIONS.items():
-        v = options.get(key, default)
-        if kind is bool and not isinstance(v, (bool, np.bool_)):
-            raise ValueError(f"depth model option {key} must be a boolean, got {v!r}")
-        if kind is int and (isinstance(v, bool) or int(v) != v or int(v) < 1):
-            raise ValueError(f"depth model option {key} must be an integer >= 1, got {v!r}")
-        out[key] = kind(v)
-    return out
+    return base.check_options(options, OPTIONS, "depth")
 
 
-class DepthAttention(Model):
+class DepthAttention(LayeredModel):
     """K layers of Eq. 11 or Eq. 12 on the query stream with learned scalar residuals λ_k (see the module)."""
 
     family = ""  # "linear" or "softmax"
@@ -83,24 +72,6 @@ class DepthAttention(Model):
             s = p["lam"][:, t].reshape(-1, 1, 1) * s + self.attend(ctx, s, p["W_KQ"][:, t], p["W_PV"][:, t])
             out.append(s[0])
         return torch.stack(out)
-
-    def alpha_beta(self, p):
-        """(A, 2): α, β averaged over the weight sets (the curves; :meth:`summary` gives them per layer)."""
-        W = torch.stack((p["W_KQ"], p["W_PV"]), 1)  # (A, 2, T, n, n)
-        ab = torch.diagonal(W, dim1=-2, dim2=-1).double().mean((-1, -2)).cpu().numpy()  # (A, 2): β, α
-        return ab[:, ::-1]
-
-    def summary(self, params):
-        """Per weight set t: lam_t, alpha_t, beta_t, dist_KQ_t, dist_PV_t; and their means as alpha, beta, ..."""
-        out, per = {}, []
-        for t in range(self.T):
-            s = weight_summary(torch.as_tensor(params["W_KQ"][t]), torch.as_tensor(params["W_PV"][t]))
-            s["lam"] = float(np.asarray(params["lam"])[t])
-            per.append(s)
-            out.update({f"{k}_{t}": v for k, v in s.items()})
-        for k in per[0]:
-            out[k] = float(np.mean([s[k] for s in per]))
-        return out
 
 
 class DepthLinear(DepthAttention):
