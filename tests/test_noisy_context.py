@@ -125,8 +125,9 @@ def test_config_checks_name_the_bad_noisy_context_keys():
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
     cfg["noisy_context"]["bandwidth"] = 1.0
     cfg["noisy_context"]["etas"] = [0.5, 2.0]
+    cfg["noisy_context"]["trained"]["online"] = "yes"
     errors = " ".join(schema_errors(cfg, schema))
-    assert "bandwidth" in errors and "noisy_context.etas" in errors
+    assert "bandwidth" in errors and "noisy_context.etas" in errors and "noisy_context.trained.online" in errors
 
 
 # ----------------------------------------------------------------------------- the trained networks: the model
@@ -297,6 +298,58 @@ def test_the_run_layer_samples_noisy_context_only_where_settings_ask():
     np.testing.assert_array_equal(rl._Datasets().get(clean).X, sample_prompts("gmm", 32, run.data_seed, 5, 9, **GMM).X)
 
 
+def test_an_online_noisy_stream_is_deterministic_and_its_context_is_X_plus_Z():
+    from icdenoise.tasks import derive_seed, sample_prompts
+    from icdenoise.train import OnlinePrompts
+
+    s = OnlinePrompts("gmm", 5, 9, GMM, seed=3, prompts_per_epoch=400, sigma_c2=0.3)
+    a, again, other = s.sample(2), s.sample(2), s.sample(3)
+    np.testing.assert_array_equal(a.X, again.X)
+    assert not np.array_equal(a.X, other.X)  # every epoch its own prompts
+    clean = sample_prompts("gmm", 400, derive_seed(3, "online", 2), n=5, L=9, **GMM)  # the clean epoch's prompts
+    np.testing.assert_array_equal(a.task["X_clean"], clean.X)
+    np.testing.assert_array_equal(a.x_query, clean.x_query)
+    np.testing.assert_array_equal(a.x_target, clean.x_target)
+    Z = (a.X.astype(np.float64) - clean.X).ravel()  # 18000 draws of N(0, 0.3)
+    se_var = math.sqrt(2 / Z.size) * 0.3  # SE of the sample variance of a normal law
+    assert abs(Z.mean()) < 5 * math.sqrt(0.3 / Z.size) and abs(Z.var() - 0.3) < 5 * se_var
+    assert a.params["sigma_c2"] == 0.3
+    with pytest.raises(ValueError, match="not supported with sampler='torch'"):
+        OnlinePrompts("gmm", 5, 9, GMM, seed=3, prompts_per_epoch=40, sampler="torch", sigma_c2=0.3)
+    with pytest.raises(ValueError, match="sigma_c2 must be >= 0"):
+        OnlinePrompts("gmm", 5, 9, GMM, seed=3, prompts_per_epoch=40, sigma_c2=-1.0)
+
+
+def test_an_online_stream_without_sigma_c2_is_todays_clean_draws_bit_for_bit():
+    from icdenoise.tasks import derive_seed, sample_prompts
+    from icdenoise.train import OnlinePrompts
+
+    s = OnlinePrompts("gmm", 5, 9, GMM, seed=3, prompts_per_epoch=40)
+    assert s.sigma_c2 is None
+    for epoch in (1, 2):
+        got, want = s.sample(epoch), sample_prompts("gmm", 40, derive_seed(3, "online", epoch), n=5, L=9, **GMM)
+        for name in ("X", "x_query", "x_target"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+        assert "sigma_c2" not in got.params and "X_clean" not in got.task
+
+
+def test_the_online_switch_trains_on_fresh_noisy_prompts_with_noisy_test_prompts():
+    from icdenoise import runs as rl
+    from icdenoise.noisy_tasks import sample_noisy_prompts
+
+    fixed = rl.plan_runs(_trained_config(), "noisy_context", case="gmm")
+    runs = rl.plan_runs(_trained_config(online=True), "noisy_context", case="gmm")
+    assert not any(r.online for r in fixed) and all(r.online for r in runs)
+    assert {r.settings["online"]["prompts"] for r in runs} == {24}  # n_train per epoch: the fixed set's steps
+    assert [r.data_seed for r in runs] == [r.data_seed for r in fixed]  # the stream seed: the dataset's seed
+    member, params = rl._member(runs[0], rl._Datasets(), device="cpu", threads=1, progress=False)
+    assert member.online and member.train_set.sigma_c2 == 0.1 and member.train_set.prompts_per_epoch == 24
+    assert member.train_set.seed == runs[0].data_seed and params["sigma_c2"] == 0.1
+    want = sample_noisy_prompts("gmm", 8, runs[0].seeds["test"], 5, 9, sigma_c2=0.1, **GMM)
+    np.testing.assert_array_equal(member.test_set.X, want.X)
+    assert not np.array_equal(member.test_set.X, member.test_set.task["X_clean"])
+
+
 def test_train_job_trains_every_variant_and_writes_the_paired_table(tmp_path):
     from icdenoise import runs as rl
     from icdenoise.io import read_table
@@ -318,6 +371,27 @@ def test_train_job_trains_every_variant_and_writes_the_paired_table(tmp_path):
     assert (tr["gain"] - (one - tr["mse"])).abs().max() < 1e-12
     assert {"lam_1", "lam_2", "alpha_2", "beta_2"} <= set(t.columns) and tr[tr["K"] == 1]["lam_2"].isna().all()
     assert (t.loc[t["estimator"] == "bayes", "mse_over_bayes"] == 1.0).all()
+    assert "online" not in t.columns  # the fixed training set: the table keeps its columns
+
+
+def test_train_job_online_trains_on_fresh_prompts_and_says_so(tmp_path):
+    from icdenoise import runs as rl
+    from icdenoise.io import read_table
+    from icdenoise.studies import noisy_context_trained as nct
+
+    out = {}
+    for online in (False, True):
+        runs = rl.plan_runs(_trained_config(online=online, layers=[1], seeds=[0]), "noisy_context", case="gmm")
+        out[online] = tmp_path / f"{online}.parquet"
+        nct.train_noisy_context(str(out[online]), case="gmm", runs=[r.to_param() for r in runs], sigma_z2=0.1,
+                                sigma_c2=0.1, fresh_prompts=40, fit_prompts=20, hs=[2.0], etas=[0.5], K_max=2,
+                                beta_bounds=[0.02, 4.0], rng_seed=7, device="cpu")  # fmt: skip
+    fixed, fresh = (read_table(str(out[k])) for k in (False, True))
+    assert fresh["online"].all() and "online" not in fixed.columns
+    ref = ["mse"]  # the references are the same on the same fresh prompts; the trained network is not
+    pd.testing.assert_frame_equal(fixed[fixed["seed"] == -1][ref], fresh[fresh["seed"] == -1][ref])
+    f, g = (t[t["estimator"] == "trained"].iloc[0] for t in (fixed, fresh))
+    assert f["train_mse"] != g["train_mse"] and f["mse"] != g["mse"]
 
 
 # ----------------------------------------------------------------------------- the trained networks: claims

@@ -68,9 +68,10 @@ class RunSpec:
     variance in training and test prompts, :mod:`icdenoise.noisy_tasks`; absent: the clean context), ``train_stop``
     (train on prompts [0, train_stop), default n_train), ``test_start`` (test on [test_start, pool), default
     n_train) and ``online`` ({"prompts": per epoch, "sampler"}: fresh training prompts every epoch, then n_test
-    held-out prompts of their own). ``tags`` name the run within its study ({"L": 500}, {"N": 800});
-    ``data_index`` is the dataset a seed uses (its own, or a shared one); ``data_key`` what identifies its dataset
-    in the uniform seed recipe (default (data_index,)); ``data_path`` a prompt file that holds it.
+    held-out prompts of their own; with ``sigma_c2`` both noisy). ``tags`` name the run within its study
+    ({"L": 500}, {"N": 800}); ``data_index`` is the dataset a seed uses (its own, or a shared one); ``data_key``
+    what identifies its dataset in the uniform seed recipe (default (data_index,)); ``data_path`` a prompt file that
+    holds it.
     """
 
     study: str
@@ -227,7 +228,6 @@ class _Datasets:
 
 def _member(run: Run, datasets: _Datasets, *, device: str, threads: int, progress: bool | None):
     """The ensemble member of ``run`` and the prompt parameters it records."""
-    from .tasks import sample_prompts
     from .train import Member, OnlinePrompts, TrainConfig
 
     s = run.settings
@@ -245,13 +245,14 @@ def _member(run: Run, datasets: _Datasets, *, device: str, threads: int, progres
         model_options=dict(s.get("model_options") or {}),
     )
     n, L, case_params = int(s["n"]), int(s["L"]), dict(s["case_params"])
-    if run.online:
-        if s.get("sigma_c2") is not None:
-            raise ValueError(f"{run.label}: settings sigma_c2 (noisy context) is not supported for online runs")
-        o = s["online"]
-        stream = OnlinePrompts(run.case, n, L, case_params, run.data_seed, int(o["prompts"]), o.get("sampler", "numpy"))
-        test = sample_prompts(run.case, int(s["n_test"]), int(run.seeds["test"]), n=n, L=L, **case_params)
-        return Member(stream, test, cfg), case_params
+    if run.online:  # fresh prompts every epoch (noisy context with settings sigma_c2), held-out test prompts alike
+        o, sigma_c2 = s["online"], s.get("sigma_c2")
+        sigma_c2 = None if sigma_c2 is None else float(sigma_c2)
+        stream = OnlinePrompts(
+            run.case, n, L, case_params, run.data_seed, int(o["prompts"]), o.get("sampler", "numpy"), sigma_c2
+        )
+        test = sample_settings_prompts(run.case, int(s["n_test"]), int(run.seeds["test"]), s)
+        return Member(stream, test, cfg), case_params if sigma_c2 is None else dict(case_params, sigma_c2=sigma_c2)
     batch = datasets.get(run)
     train_stop, test_start = int(s.get("train_stop") or s["n_train"]), int(s.get("test_start") or s["n_train"])
     if train_stop >= batch.num_prompts or test_start >= batch.num_prompts:

@@ -178,6 +178,10 @@ class OnlinePrompts:
 
     ``sampler="torch"`` draws each epoch with :func:`icdenoise.tasks.sample_prompts_torch` instead
     (the same law, float32 torch draws from the same epoch seed, faster; deterministic too).
+
+    ``sigma_c2`` (None: the clean context, the draws above): a noisy context Y = X + Z, Z ~ N(0, σ_c² I), every
+    epoch, ``noisy_tasks.sample_noisy_prompts(case, prompts_per_epoch, epoch_seed, n, L, sigma_c2=...)`` (its
+    clean part is the clean epoch's prompts); numpy sampler only.
     """
 
     case: str
@@ -187,10 +191,18 @@ class OnlinePrompts:
     seed: int
     prompts_per_epoch: int
     sampler: str = "numpy"
+    sigma_c2: float | None = None
 
     def __post_init__(self):
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {self.sampler!r}")
+        if self.sigma_c2 is not None:
+            if self.sampler != "numpy":
+                raise ValueError(
+                    f"sigma_c2 (a noisy-context stream) is not supported with sampler={self.sampler!r}; use 'numpy'"
+                )
+            if not float(self.sigma_c2) >= 0:
+                raise ValueError(f"sigma_c2 must be >= 0 (or None: a clean context), got {self.sigma_c2!r}")
 
     @property
     def num_prompts(self) -> int:
@@ -202,6 +214,13 @@ class OnlinePrompts:
     def sample(self, epoch: int, out: np.ndarray | None = None) -> PromptBatch:
         """The training prompts of epoch ``epoch`` (1-based). ``out``: a float32 (P, n, L) buffer the torch
         sampler draws the context into (the same numbers as without it); the numpy sampler ignores it."""
+        if self.sigma_c2 is not None:
+            from .noisy_tasks import sample_noisy_prompts
+
+            return sample_noisy_prompts(
+                self.case, self.num_prompts, self.epoch_seed(epoch), self.n, self.L,
+                sigma_c2=float(self.sigma_c2), **self.case_params,
+            )  # fmt: skip
         kw = {"out": out} if self.sampler == "torch" and out is not None else {}
         return SAMPLERS[self.sampler](
             self.case, self.num_prompts, self.epoch_seed(epoch), n=self.n, L=self.L, **kw, **self.case_params
@@ -217,6 +236,7 @@ def _online_epoch(members: list, epoch: int, XT: np.ndarray | None = None) -> li
     for r, m in enumerate(members):
         s = m.train_set
         key = repr((s.case, s.n, s.L, sorted(s.case_params.items()), s.seed, s.prompts_per_epoch, s.sampler))
+        key += repr(s.sigma_c2)
         if key not in drawn:
             drawn[key] = s.sample(epoch, out=None if XT is None else XT[r])
         out.append(drawn[key])

@@ -3,7 +3,9 @@
 The models are :mod:`icdenoise.denoisers.context_depth` (K − 1 softmax layers refine the noisy context tokens, the
 last reads out), with the long-range skip (the readout's query is the original x̃) and without it (the query passes
 through the layers). Trained by the run layer on noisy-context prompts (``settings["sigma_c2"]``: Y = X + Z in
-training and test prompts) with the case's Figure 3 optimiser, n_train and epochs (or ``trained.epochs``). One job
+training and test prompts) with the case's Figure 3 optimiser, n_train and epochs (or ``trained.epochs``); with
+``trained.online`` true each epoch draws n_train fresh noisy prompts instead (no prompt seen twice, the same optimiser
+steps), and the table gains a column ``online`` (true; absent: the fixed training set). One job
 per case trains every (K, skip, seed) as ensembles, then evaluates on the same fresh noisy prompts at the trained L:
 every trained model, Bayes, one step (Gaussian kernel at σ_Z²), the best scaled Gaussian kernel and the best
 two-stage (h, η, K) of the training-free grid (:func:`noisy_context.point_errors`). Differences are paired on
@@ -51,6 +53,8 @@ def settings(config, case: str) -> dict:
             s[key] = int(tr[key])
     s["eval_every"] = s["epochs"]  # the final exact MSEs only (no curves are drawn)
     s["sigma_c2"] = float(nc["sigma_c2_factor"]) * float(s["case_params"]["sigma_z2"])
+    if tr.get("online"):  # fresh noisy prompts every epoch, as many as the fixed set: the same optimiser steps
+        s["online"] = {"prompts": int(s["n_train"])}
     return s
 
 
@@ -177,12 +181,16 @@ def train_noisy_context(
         rows.append(row)
     table = pd.DataFrame(rows)
     table["skip"] = table["skip"].astype("boolean")
+    online = any(r.run.online for r in records)
+    if online:  # only then (the fixed-set table keeps its columns and bytes)
+        table["online"] = True
     write_table(table, out)
     tr = table[table["estimator"] == "trained"].groupby(["K", "skip"])["mse_over_bayes"].mean()
     log.info(
-        "noisy_context trained %s L=%d: %d runs trained in %.1f s wall, %.1f CPU-s; evaluation %.1f s; MSE/Bayes: "
+        "noisy_context trained %s L=%d (%s): %d runs trained in %.1f s wall, %.1f CPU-s; evaluation %.1f s; MSE/Bayes: "
         "one step %.3f, best two stage %.3f (h %.3g eta %.2f K %d), %s",
-        case, L, len(records), t_train, c_train, time.perf_counter() - t0 - t_train, float(one.mean()) / bm,
+        case, L, "online" if online else "fixed training set", len(records), t_train, c_train,
+        time.perf_counter() - t0 - t_train, float(one.mean()) / bm,
         float(two.mean()) / bm, float(ref["h_values"][i]), float(etas[j]), int(k),
         "; ".join(f"K={K} skip={s}: {v:.3f}" for (K, s), v in tr.items()),
     )  # fmt: skip
