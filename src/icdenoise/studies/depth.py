@@ -21,6 +21,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from .common import mean_se
+
 log = logging.getLogger("icdenoise")
 
 FAMILY_MODEL = {"linear": "depth_linear", "softmax": "depth_softmax"}
@@ -170,10 +172,6 @@ def _per_prompt(x_hat, x_target) -> np.ndarray:
     return (d * d).sum(-1) / d.shape[-1]
 
 
-def _mean_se(e: np.ndarray) -> tuple[float, float]:
-    return float(e.mean()), float(e.std(ddof=1) / math.sqrt(e.size)) if e.size > 1 else math.nan
-
-
 def linear_iterate(S, x_query, W_KQ, W_PV, K: int, g: float) -> list:
     """Eq. 16 with linear attention: s ← (1 − g) s + g W_PV S W_KQ s, K steps from x̃; the states s_1..s_K."""
     s, out = x_query, []
@@ -242,7 +240,7 @@ def _summary_row(case, L, family, kind, K, tied, errs: np.ndarray, base: np.ndar
     """One row of depth.parquet: an estimator's per-(seed, prompt) errors (S, P) against the one-layer model's."""
     per_seed = errs.mean(1)
     S = per_seed.size
-    m, se_p = _mean_se(errs.mean(0))
+    m, se_p = mean_se(errs.mean(0))
     se_s = float(per_seed.std(ddof=1) / math.sqrt(S)) if S > 1 else math.nan
     ratio = errs.mean(0) / bayes.mean()
     return dict(
@@ -258,7 +256,7 @@ def _summary_row(case, L, family, kind, K, tied, errs: np.ndarray, base: np.ndar
         bayes_mse=float(bayes.mean()),
         mse_over_bayes=float(ratio.mean()),
         excess_over_bayes=float((errs - bayes).mean()),
-        excess_se=_mean_se((errs - bayes).mean(0))[1],
+        excess_se=mean_se((errs - bayes).mean(0))[1],
         **_gain_stats(base, errs),
         **{"gamma_over_alpha": math.nan, "lam_mean": math.nan, **extra},
     )
@@ -331,8 +329,8 @@ def train_depth(
             row = dict(
                 case=case, L=int(L), family=family, K=int(K), tied=bool(tied), residual=bool(residual), seed=int(s),
                 train_mse=float(res.train_mse[-1]), test_mse=float(res.test_mse[-1]),
-                fresh_mse=float(e.mean()), fresh_mse_se=_mean_se(e)[1], bayes_mse=float(bayes.mean()),
-                gain=float(g.mean()), gain_se=_mean_se(g)[1], kernel=res.kernel, seconds=float(res.seconds),
+                fresh_mse=float(e.mean()), fresh_mse_se=mean_se(e)[1], bayes_mse=float(bayes.mean()),
+                gain=float(g.mean()), gain_se=mean_se(g)[1], kernel=res.kernel, seconds=float(res.seconds),
                 fig3_test_mse=math.nan, fig3_fresh_mse=math.nan, fig3_fresh_diff=math.nan,
                 fig3_fresh_diff_se=math.nan, fig3_weight_diff=math.nan,
             )  # fmt: skip
@@ -343,7 +341,7 @@ def train_depth(
                     fig3_test_mse=float(f.test_mse[-1]),
                     fig3_fresh_mse=float(e3.mean()),
                     fig3_fresh_diff=float((e - e3).mean()),
-                    fig3_fresh_diff_se=_mean_se(e - e3)[1],
+                    fig3_fresh_diff_se=mean_se(e - e3)[1],
                     fig3_weight_diff=float(max(np.abs(res.params[k][0] - f.params[k]).max() for k in ("W_KQ", "W_PV"))),
                 )
             run_rows.append(row)

@@ -26,6 +26,7 @@ import numpy as np
 from ..bayes import mse_per_component, oracle_predictions
 from ..io import read_table, write_table
 from ..tasks import derive_seed
+from .common import mean_se
 
 log = logging.getLogger("icdenoise")
 
@@ -77,15 +78,10 @@ SUMMARY_COLUMNS = {
 }
 
 
-def _mean_se(v: np.ndarray) -> tuple[float, float]:
-    v = np.asarray(v, np.float64)
-    return float(v.mean()), float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
-
-
 def _row(case, sweep, sz, sc, L, estimator, err, bayes, one, **extra) -> dict:
-    m, se = _mean_se(err)
-    ex, ex_se = _mean_se(err - bayes)
-    gain, gain_se = _mean_se(one - err)
+    m, se = mean_se(err)
+    ex, ex_se = mean_se(err - bayes)
+    gain, gain_se = mean_se(one - err)
     row = dict(case=case, sweep=sweep, sigma_z2=sz, sigma_c2=sc, L=L, estimator=estimator, h=math.nan)
     row.update(eta=math.nan, K=0, alpha=math.nan, beta=math.nan, mse=m, mse_se=se, bayes_mse=float(bayes.mean()))
     row.update(excess=ex, excess_se=ex_se, gain=gain, gain_se=gain_se, num_prompts=int(err.size))

@@ -21,6 +21,8 @@ import time
 
 import numpy as np
 
+from .common import mean_se
+
 log = logging.getLogger("icdenoise")
 
 MODEL = "context_depth_softmax"
@@ -74,11 +76,6 @@ def wanted_runs(config, *, case: str) -> list:
                 RunSpec("noisy_context", case, MODEL, int(seed), s, tags=tags, data_key=(int(base["L"]), int(seed)))
             )
     return out
-
-
-def _mean_se(v: np.ndarray) -> tuple[float, float]:
-    v = np.asarray(v, np.float64)
-    return float(v.mean()), float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
 
 
 def _errors(rec, b, X64, q64) -> np.ndarray:
@@ -144,7 +141,7 @@ def train_noisy_context(
     K_top = max(K for K, _, _ in errs)
 
     def paired(prefix, a, c):  # a − c over the shared prompts: mean and its paired SE
-        m, se = _mean_se(a - c)
+        m, se = mean_se(a - c)
         return {prefix: m, f"{prefix}_se": se}
 
     base = dict(case=case, L=L, sigma_z2=float(sigma_z2), sigma_c2=float(sigma_c2), bayes_mse=bm)
@@ -154,7 +151,7 @@ def train_noisy_context(
         e = errs[(K, skip, seed)]
         info, res = rec.result.info, rec.result
         row = dict(base, estimator="trained", K=int(K), skip=bool(skip), seed=int(seed))
-        m, se = _mean_se(e)
+        m, se = mean_se(e)
         row.update(mse=m, mse_se=se, mse_over_bayes=m / bm, h=math.nan, eta=math.nan, steps=0)
         row.update(paired("gain", one, e), **paired("gain_two_stage", two, e))
         other = errs.get((K, not skip, seed)) if K > 1 else None
@@ -174,7 +171,7 @@ def train_noisy_context(
             "scaled_gaussian": (ref["scaled_gaussian"], dict(alpha=ref["alpha"], beta=ref["beta"])),
             "two_stage": (two, dict(h=float(ref["h_values"][i]), eta=float(etas[j]), steps=int(k)))}  # fmt: skip
     for name, (e, extra) in refs.items():
-        m, se = _mean_se(e)
+        m, se = mean_se(e)
         row = dict(base, estimator=name, K=0, skip=None, seed=-1, mse=m, mse_se=se, mse_over_bayes=m / bm)
         row.update(h=math.nan, eta=math.nan, steps=0, alpha=math.nan, beta=math.nan)
         row.update(paired("gain", one, e), **paired("gain_two_stage", two, e), **extra)
