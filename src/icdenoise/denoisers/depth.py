@@ -58,9 +58,13 @@ class DepthAttention(LayeredModel):
     def forward(self, ctx, q, p):
         s = q  # (A, B, n)
         for k in range(self.K):
-            t = self.layer(k)
-            s = p["lam"][:, t].reshape(-1, 1, 1) * s + self.attend(ctx, s, p["W_KQ"][:, t], p["W_PV"][:, t])
+            s = self.step(ctx, s, p, k)
         return s
+
+    def step(self, ctx, s, p, k: int):
+        """Layer k: s_{k+1} = λ_t s_k + Attn_t(X, s_k) (A, B, n), t the layer's weight set."""
+        t = self.layer(k)
+        return p["lam"][:, t].reshape(-1, 1, 1) * s + self.attend(ctx, s, p["W_KQ"][:, t], p["W_PV"][:, t])
 
     def trajectory(self, X, x_query, params) -> torch.Tensor:
         """(K+1, B, n) the states s_0 = x̃, ..., s_K = x̂ of one set of parameters (numpy or torch, by name)."""
@@ -68,8 +72,7 @@ class DepthAttention(LayeredModel):
         ctx, s = self.context_of(X), x_query.unsqueeze(0)
         out = [s[0]]
         for k in range(self.K):
-            t = self.layer(k)
-            s = p["lam"][:, t].reshape(-1, 1, 1) * s + self.attend(ctx, s, p["W_KQ"][:, t], p["W_PV"][:, t])
+            s = self.step(ctx, s, p, k)
             out.append(s[0])
         return torch.stack(out)
 
