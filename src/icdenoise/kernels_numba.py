@@ -214,6 +214,23 @@ def _dot2(a, b, s):
     return A, B
 
 
+@njit(fastmath=False, cache=True, inline="always")
+def _xtw(X, w, j0, j1, out):
+    """out[l − j0] = Σ_i w_i X[i, l] for the tokens l in [j0, j1) of X (n, L): row 0 first, then the others added
+    in order (the score pass s = Xᵀk and the backward g_s = Xᵀg_v; :func:`_forward` interleaves its prefetches
+    with the same loop)."""
+    n = X.shape[0]
+    w0 = w[0]
+    X0 = X[0, j0:j1]
+    for l in range(j1 - j0):
+        out[l] = w0 * X0[l]
+    for i in range(1, n):
+        wi = w[i]
+        Xi = X[i, j0:j1]
+        for l in range(j1 - j0):
+            out[l] += wi * Xi[l]
+
+
 @njit(fastmath=False, cache=True)
 def _forward(X, q, Wkq, Wpv, k, s, ibuf, mx, v, out, Xnext):
     """One prompt: k = W_KQ q, s = exp(kᵀX − max) (unnormalised, in place), v = X s / z, out = W_PV v.
@@ -268,19 +285,11 @@ def _forward_tiled(X, q, Wkq, Wpv, k, s, ibuf, mx, v, out, Xnext, tm, T):
         v[i] = 0
     m = dt(-np.inf)
     z = dt(0)
-    k0 = k[0]
     t = 0
     for j0 in range(0, L, T):
         j1 = min(L, j0 + T)
         st = s[j0:j1]
-        X0 = X[0, j0:j1]
-        for l in range(j1 - j0):
-            st[l] = k0 * X0[l]
-        for i in range(1, n):
-            ki = k[i]
-            Xi = X[i, j0:j1]
-            for l in range(j1 - j0):
-                st[l] += ki * Xi[l]
+        _xtw(X, k, j0, j1, st)  # the tile's scores
         _prefetch_cols(Xnext, j0, j1)
         mt = max(m, _max(st, mx))
         zt = _exp_shift(st, mt, ibuf[: j1 - j0])
@@ -318,19 +327,11 @@ def _score_grad_tiled(X, s, gv, c, z, gs, gk, T):
     iz = 1 / z
     for i in range(n):
         gk[i] = 0
-    g0 = gv[0]
     for j0 in range(0, L, T):
         j1 = min(L, j0 + T)
         gst = gs[: j1 - j0]
         st = s[j0:j1]
-        X0 = X[0, j0:j1]
-        for l in range(j1 - j0):
-            gst[l] = g0 * X0[l]
-        for i in range(1, n):
-            gi = gv[i]
-            Xi = X[i, j0:j1]
-            for l in range(j1 - j0):
-                gst[l] += gi * Xi[l]
+        _xtw(X, gv, j0, j1, gst)  # Xᵀ g_v on the tile
         for l in range(j1 - j0):
             gst[l] = (st[l] * iz) * (gst[l] - c)
         for i in range(0, n - 1, 2):
@@ -405,13 +406,7 @@ def _score_grad(X, s, gv, c, z, gs, gk):
     """g_k (n) = X g_s with g_s = p ⊙ (Xᵀ g_v − c), p = s / z (the backward pass of Eq. 12's scores), one pass
     over the L tokens for g_s and one for g_k, two rows at a time; ``gs`` (L) is scratch."""
     n, L = X.shape
-    g0 = gv[0]
-    for l in range(L):
-        gs[l] = g0 * X[0, l]
-    for i in range(1, n):
-        gi = gv[i]
-        for l in range(L):
-            gs[l] += gi * X[i, l]
+    _xtw(X, gv, 0, L, gs)  # Xᵀ g_v
     iz = 1 / z
     for l in range(L):
         gs[l] = (s[l] * iz) * (gs[l] - c)
